@@ -1,0 +1,177 @@
+//! Framing: turning a byte stream into packets and packets into bytes.
+//!
+//! [`Decoder::decode`] reads the fixed header and the remaining length first, refuses a packet
+//! over the maximum size before buffering its body, and returns `Ok(None)` until a whole packet
+//! is there. A WebSocket frame or TCP read may hold part of a packet or several: call `decode`
+//! in a loop until it returns `Ok(None)`.
+
+use bytes::{Buf, BufMut, BytesMut};
+
+use crate::{
+    DecodeError, EncodeError,
+    packet::*,
+    wire::{Counter, Reader, Sink, VARINT_MAX, read_varint, varint_len},
+};
+
+/// The largest packet MQTT can express: 1 + 4 header bytes and 268,435,455 body bytes.
+pub const MAX_PACKET_SIZE: u32 = 268_435_460;
+
+/// A stream decoder for one connection.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: Option<ProtocolVersion>,
+    max_packet_size: u32,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            version: None,
+            max_packet_size: MAX_PACKET_SIZE,
+        }
+    }
+}
+
+impl Decoder {
+    /// A decoder that refuses packets larger than `max_packet_size` bytes in total.
+    pub fn new(max_packet_size: u32) -> Decoder {
+        Decoder {
+            version: None,
+            max_packet_size,
+        }
+    }
+
+    /// Sets the protocol version for the packets after CONNECT. A server's decoder learns it
+    /// from the CONNECT it decodes; a client sets the version it connected with.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = Some(version);
+    }
+
+    /// The version in use: the one set or learned, MQTT 5 until then.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version.unwrap_or_default()
+    }
+
+    pub fn set_max_packet_size(&mut self, max: u32) {
+        self.max_packet_size = max;
+    }
+
+    /// Takes the next whole packet off the front of `buf`; `Ok(None)` when more bytes are
+    /// needed. After an error the stream cannot be resynchronised: close the connection.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
+        let Some((remaining, len_bytes)) = read_varint(&buf[1..])? else {
+            return Ok(None);
+        };
+        let header_len = 1 + len_bytes;
+        let total = header_len + remaining as usize;
+        if total > self.max_packet_size as usize {
+            return Err(DecodeError::PacketTooLarge {
+                size: total,
+                max: self.max_packet_size,
+            });
+        }
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return Ok(None);
+        }
+        let mut frame = buf.split_to(total);
+        frame.advance(header_len);
+        let mut r = Reader::new(frame.freeze());
+        let packet = self.decode_body(first, &mut r)?;
+        if let Packet::Connect(c) = &packet {
+            self.version = Some(c.protocol);
+        }
+        Ok(Some(packet))
+    }
+
+    fn decode_body(&self, first: u8, r: &mut Reader) -> Result<Packet, DecodeError> {
+        let packet_type = PacketType::from_nibble(first >> 4)?;
+        let flags = first & 0x0F;
+        let version = self.version();
+        if packet_type != PacketType::Publish && flags != packet_type.required_flags() {
+            return Err(DecodeError::InvalidFlags {
+                packet: packet_type,
+                flags,
+            });
+        }
+        let packet = match packet_type {
+            PacketType::Connect => Packet::Connect(Box::new(Connect::read(r)?)),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
+            PacketType::Publish => Packet::Publish(Publish::read(flags, r, version)?),
+            PacketType::PubAck => Packet::PubAck(Ack::read(packet_type, r, version)?),
+            PacketType::PubRec => Packet::PubRec(Ack::read(packet_type, r, version)?),
+            PacketType::PubRel => Packet::PubRel(Ack::read(packet_type, r, version)?),
+            PacketType::PubComp => Packet::PubComp(Ack::read(packet_type, r, version)?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::read(r, version)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
+            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(r, version)?),
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
+            PacketType::Auth if version.is_v5() => Packet::Auth(Auth::read(r)?),
+            PacketType::Auth => return Err(DecodeError::InvalidPacketType(15)),
+        };
+        // PINGREQ and PINGRESP have no body; the other readers check their own ends.
+        r.finish()?;
+        Ok(packet)
+    }
+}
+
+fn first_byte(packet: &Packet) -> u8 {
+    let flags = match packet {
+        Packet::Publish(p) => p.flags(),
+        other => other.packet_type().required_flags(),
+    };
+    ((packet.packet_type() as u8) << 4) | flags
+}
+
+fn write_body<S: Sink>(packet: &Packet, s: &mut S, version: ProtocolVersion) {
+    match packet {
+        Packet::Connect(c) => c.write(s),
+        Packet::ConnAck(c) => c.write(s, version),
+        Packet::Publish(p) => p.write(s, version),
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            a.write(s, version)
+        }
+        Packet::Subscribe(p) => p.write(s, version),
+        Packet::SubAck(p) => p.write(s, version),
+        Packet::Unsubscribe(p) => p.write(s, version),
+        Packet::UnsubAck(p) => p.write(s, version),
+        Packet::PingReq | Packet::PingResp => {}
+        Packet::Disconnect(d) => d.write(s, version),
+        Packet::Auth(_) if !version.is_v5() => s.fail(EncodeError::NotInVersion(PacketType::Auth)),
+        Packet::Auth(a) => a.write(s),
+    }
+}
+
+fn body_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    let len = Counter::measure(|c| write_body(packet, c, version))?;
+    if len > VARINT_MAX {
+        return Err(EncodeError::VarIntTooLarge(len));
+    }
+    Ok(len)
+}
+
+/// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size.
+pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    body_len(packet, version).map(|n| 1 + varint_len(n) + n)
+}
+
+/// Appends `packet` to `buf`. CONNECT is written in its own `protocol` version; every other
+/// packet in `version`. On error nothing is appended.
+pub fn encode(
+    packet: &Packet,
+    version: ProtocolVersion,
+    buf: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let len = body_len(packet, version)?;
+    buf.reserve(1 + varint_len(len) + len);
+    BufMut::put_u8(buf, first_byte(packet));
+    buf.put_varint(len);
+    write_body(packet, buf, version);
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! pubzub-core: the MQTT v5 / 3.1.1 codec, topic names and filters, the subscription tree and
+//! the retained-message store shared by the pubzub page broker (wasm32) and the pubzub server.
+//!
+//! Sans-IO: nothing here opens a socket, reads a clock or spawns a task. Bytes and the current
+//! time come in as arguments; packets, matches and bytes go out.
+//!
+//! # Layout
+//! - [`bytestr`]: `ByteStr`, a UTF-8 string sharing a `Bytes` buffer (zero-copy decoding).
+//! - [`reason`]: MQTT v5 reason codes.
+//! - [`error`]: decode and encode errors; every decode error names the reason code to answer with.
+//! - `wire`: the primitive data types on the wire (integers, variable byte integers, strings).
+//! - [`packet`]: one module per packet type, the property sets, and the `Packet` enum.
+//! - [`codec`]: stream framing (`Decoder`) and `encode`.
+//! - [`topic`]: validated `TopicName` / `TopicFilter`, shared subscriptions, named-wildcard `Pattern`s.
+//! - [`tree`]: the subscription tree (exact fast path + wildcard trie) with bindings.
+//! - [`retained`]: the retained-message store with wildcard look-up and expiry.
+//! - [`time`]: `Timestamp`, the caller's clock reading in milliseconds.
+
+pub mod bytestr;
+pub mod codec;
+pub mod error;
+pub mod packet;
+pub mod reason;
+pub mod retained;
+pub mod time;
+pub mod topic;
+pub mod tree;
+mod wire;
+
+pub use bytes::Bytes;
+pub use bytestr::ByteStr;
+pub use codec::{Decoder, encode, encoded_len};
+pub use error::{DecodeError, EncodeError};
+pub use packet::*;
+pub use reason::ReasonCode;
+pub use retained::RetainedStore;
+pub use time::Timestamp;
+pub use topic::{Binding, Bindings, Pattern, TopicError, TopicFilter, TopicName};
+pub use tree::{Match, SubscriptionKey, SubscriptionTree};

@@ -1,0 +1,338 @@
+//! The retained-message store [MQTT-3.3.1.3]: the last retained message per topic, looked up
+//! by topic filter when a subscription is made.
+//!
+//! Topics are stored in a trie of levels, so an exact filter costs one step per level and a
+//! wildcard filter visits only the subtrees it can match, never every topic. Children are kept
+//! sorted, so results come out in topic order. Expiry times are the caller's clock readings;
+//! expired messages are never returned and are dropped by [`RetainedStore::expire`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{ByteStr, Publish, Timestamp, TopicName};
+
+/// A retained message as stored.
+pub struct Retained<M> {
+    pub topic: TopicName,
+    pub message: M,
+    /// When the message expires (from its Message Expiry Interval), if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl<M> Retained<M> {
+    fn live(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+struct Node<M> {
+    children: BTreeMap<ByteStr, Node<M>>,
+    retained: Option<Retained<M>>,
+}
+
+impl<M> Default for Node<M> {
+    fn default() -> Self {
+        Node {
+            children: BTreeMap::new(),
+            retained: None,
+        }
+    }
+}
+
+/// Retained messages of type `M` by topic.
+pub struct RetainedStore<M> {
+    root: Node<M>,
+    len: usize,
+    expiries: BTreeSet<(Timestamp, TopicName)>,
+}
+
+impl<M> Default for RetainedStore<M> {
+    fn default() -> Self {
+        RetainedStore {
+            root: Node::default(),
+            len: 0,
+            expiries: BTreeSet::new(),
+        }
+    }
+}
+
+impl<M> RetainedStore<M> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored messages, expired ones included until [`expire`](Self::expire) runs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stores `message` as the retained message of `topic`, replacing and returning the old one.
+    pub fn set(
+        &mut self,
+        topic: TopicName,
+        message: M,
+        expires_at: Option<Timestamp>,
+    ) -> Option<M> {
+        let mut node = &mut self.root;
+        for level in topic.levels() {
+            node = node
+                .children
+                .entry(topic.as_byte_str().slice_ref(level))
+                .or_default();
+        }
+        if let Some(t) = expires_at {
+            self.expiries.insert((t, topic.clone()));
+        }
+        let old = node.retained.replace(Retained {
+            topic,
+            message,
+            expires_at,
+        });
+        match old {
+            Some(old) => {
+                if let Some(t) = old.expires_at {
+                    self.expiries.remove(&(t, old.topic));
+                }
+                Some(old.message)
+            }
+            None => {
+                self.len += 1;
+                None
+            }
+        }
+    }
+
+    /// Removes the retained message of `topic` (what an empty retained payload does).
+    pub fn clear(&mut self, topic: &str) -> Option<M> {
+        let old = clear_path(&mut self.root, Some(topic))?;
+        self.len -= 1;
+        if let Some(t) = old.expires_at {
+            self.expiries.remove(&(t, old.topic));
+        }
+        Some(old.message)
+    }
+
+    /// The live retained message of one topic.
+    pub fn get(&self, topic: &str, now: Timestamp) -> Option<&Retained<M>> {
+        let mut node = &self.root;
+        for level in topic.split('/') {
+            node = node.children.get(level)?;
+        }
+        node.retained.as_ref().filter(|r| r.live(now))
+    }
+
+    /// Calls `f` for every live retained message whose topic matches the plain MQTT `filter`.
+    pub fn for_each_match<'a>(
+        &'a self,
+        filter: &str,
+        now: Timestamp,
+        mut f: impl FnMut(&'a Retained<M>),
+    ) {
+        // Filters that start with a wildcard do not match `$` topics [MQTT-4.7.2-1].
+        let skip_dollar = filter.starts_with(['+', '#']);
+        walk(&self.root, Some(filter), skip_dollar, now, &mut f);
+    }
+
+    /// Every live retained message whose topic matches `filter`, in topic order.
+    pub fn matching(&self, filter: &str, now: Timestamp) -> Vec<&Retained<M>> {
+        let mut out = Vec::new();
+        self.for_each_match(filter, now, |r| out.push(r));
+        out
+    }
+
+    /// Drops the messages expired at `now`; returns how many.
+    pub fn expire(&mut self, now: Timestamp) -> usize {
+        let mut dropped = 0;
+        while let Some((t, _)) = self.expiries.first() {
+            if *t > now {
+                break;
+            }
+            if let Some((_, topic)) = self.expiries.pop_first() {
+                if clear_path(&mut self.root, Some(topic.as_str())).is_some() {
+                    self.len -= 1;
+                    dropped += 1;
+                }
+            }
+        }
+        dropped
+    }
+
+    /// The earliest expiry, for the caller's timer.
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.expiries.first().map(|(t, _)| *t)
+    }
+}
+
+impl RetainedStore<Publish> {
+    /// Applies a retained PUBLISH received at `now`: an empty payload clears the topic
+    /// [MQTT-3.3.1-6], anything else replaces it, expiring per its Message Expiry Interval.
+    pub fn apply(&mut self, publish: Publish, now: Timestamp) {
+        if publish.payload.is_empty() {
+            self.clear(publish.topic.as_str());
+        } else {
+            let expires_at = publish
+                .properties
+                .message_expiry_interval
+                .map(|s| now.after_secs(s));
+            self.set(publish.topic.clone(), publish, expires_at);
+        }
+    }
+}
+
+fn walk<'a, M>(
+    node: &'a Node<M>,
+    rest: Option<&str>,
+    skip_dollar: bool,
+    now: Timestamp,
+    f: &mut impl FnMut(&'a Retained<M>),
+) {
+    let Some(rest) = rest else {
+        if let Some(r) = node.retained.as_ref().filter(|r| r.live(now)) {
+            f(r);
+        }
+        return;
+    };
+    let (level, tail) = match rest.split_once('/') {
+        Some((l, t)) => (l, Some(t)),
+        None => (rest, None),
+    };
+    match level {
+        "#" => {
+            // `#` matches the parent level too [MQTT-4.7.1-2].
+            if let Some(r) = node.retained.as_ref().filter(|r| r.live(now)) {
+                f(r);
+            }
+            for (name, child) in &node.children {
+                if !(skip_dollar && name.starts_with('$')) {
+                    subtree(child, now, f);
+                }
+            }
+        }
+        "+" => {
+            for (name, child) in &node.children {
+                if !(skip_dollar && name.starts_with('$')) {
+                    walk(child, tail, false, now, f);
+                }
+            }
+        }
+        _ => {
+            if let Some(child) = node.children.get(level) {
+                walk(child, tail, false, now, f);
+            }
+        }
+    }
+}
+
+fn subtree<'a, M>(node: &'a Node<M>, now: Timestamp, f: &mut impl FnMut(&'a Retained<M>)) {
+    if let Some(r) = node.retained.as_ref().filter(|r| r.live(now)) {
+        f(r);
+    }
+    for child in node.children.values() {
+        subtree(child, now, f);
+    }
+}
+
+/// Removes the message at `rest` and prunes the nodes left empty.
+fn clear_path<M>(node: &mut Node<M>, rest: Option<&str>) -> Option<Retained<M>> {
+    let Some(rest) = rest else {
+        return node.retained.take();
+    };
+    let (level, tail) = match rest.split_once('/') {
+        Some((l, t)) => (l, Some(t)),
+        None => (rest, None),
+    };
+    let child = node.children.get_mut(level)?;
+    let old = clear_path(child, tail);
+    if child.retained.is_none() && child.children.is_empty() {
+        node.children.remove(level);
+    }
+    old
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(s: &str) -> TopicName {
+        TopicName::try_from(s).unwrap()
+    }
+
+    fn store(topics: &[&str]) -> RetainedStore<String> {
+        let mut s = RetainedStore::new();
+        for t in topics {
+            s.set(topic(t), t.to_string(), None);
+        }
+        s
+    }
+
+    fn found(s: &RetainedStore<String>, filter: &str) -> Vec<String> {
+        s.matching(filter, Timestamp(0))
+            .iter()
+            .map(|r| r.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn lookup_by_exact_and_wildcard_filters() {
+        let s = store(&["a", "a/b", "a/b/c", "a//c", "b/b", "$SYS/up"]);
+        assert_eq!(found(&s, "a/b"), ["a/b"]);
+        assert_eq!(found(&s, "a/b/#"), ["a/b", "a/b/c"]);
+        assert_eq!(found(&s, "a/+"), ["a/b"]);
+        assert_eq!(found(&s, "a/+/c"), ["a//c", "a/b/c"]);
+        assert_eq!(found(&s, "+/b"), ["a/b", "b/b"]);
+        assert_eq!(found(&s, "#"), ["a", "a//c", "a/b", "a/b/c", "b/b"]);
+        assert_eq!(found(&s, "$SYS/#"), ["$SYS/up"]);
+        assert_eq!(found(&s, "+/up"), Vec::<String>::new());
+        assert_eq!(found(&s, "x/#"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn set_replaces_and_clear_prunes() {
+        let mut s = store(&["a/b/c"]);
+        assert_eq!(
+            s.set(topic("a/b/c"), "new".into(), None),
+            Some("a/b/c".into())
+        );
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.get("a/b/c", Timestamp(0)).unwrap().message, "new");
+        assert_eq!(s.clear("a/b/c"), Some("new".into()));
+        assert_eq!(s.clear("a/b/c"), None);
+        assert!(s.is_empty() && s.root.children.is_empty());
+    }
+
+    #[test]
+    fn expiry_uses_the_callers_clock() {
+        let mut s = RetainedStore::new();
+        s.set(topic("t/1"), 1, Some(Timestamp(1_000)));
+        s.set(topic("t/2"), 2, Some(Timestamp(5_000)));
+        s.set(topic("t/3"), 3, None);
+        assert_eq!(s.matching("t/+", Timestamp(999)).len(), 3);
+        assert_eq!(s.matching("t/+", Timestamp(1_000)).len(), 2);
+        assert!(s.get("t/1", Timestamp(1_000)).is_none());
+        assert_eq!(s.next_expiry(), Some(Timestamp(1_000)));
+        assert_eq!(s.expire(Timestamp(1_000)), 1);
+        assert_eq!(s.len(), 2);
+        // Replacing a message drops its old expiry.
+        s.set(topic("t/2"), 22, None);
+        assert_eq!(s.expire(Timestamp(10_000)), 0);
+        assert_eq!(s.next_expiry(), None);
+    }
+
+    #[test]
+    fn apply_publish_sets_clears_and_expires() {
+        let mut s = RetainedStore::new();
+        let mut p = Publish::new(topic("room/1"), &b"21.5"[..]);
+        p.retain = true;
+        p.properties.message_expiry_interval = Some(10);
+        s.apply(p.clone(), Timestamp(0));
+        let r = s.get("room/1", Timestamp(0)).unwrap();
+        assert_eq!(r.expires_at, Some(Timestamp(10_000)));
+        assert_eq!(&r.message.payload[..], b"21.5");
+        p.payload = Default::default();
+        s.apply(p, Timestamp(1));
+        assert!(s.is_empty());
+    }
+}
