@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the page broker to WebAssembly (release, wasm-opt) into pkg-js/wasm, then the
+# TypeScript package into pkg-js/dist.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# wasm-opt from npm's binaryen comes first: Debian's binaryen 108 turns wasm-bindgen's externref
+# table into a function table, and the module then fails to instantiate.
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+wasm-pack build --mode no-install --release --target web --out-dir pkg-js/wasm --out-name pubzub .
+# wasm-pack writes a package.json and README of its own; the package is pkg-js itself.
+rm -f pkg-js/wasm/package.json pkg-js/wasm/README.md pkg-js/wasm/.gitignore
+npx tsc -p pkg-js
