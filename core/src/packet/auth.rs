@@ -19,7 +19,8 @@ impl Auth {
             reason_code: ReasonCode::Success,
             properties: AuthProperties::default(),
         };
-        // An empty body means Success without properties [MQTT-3.15.2.1].
+        // An empty body means Success without properties [MQTT-3.15.2.1]. A missing Property
+        // Length after the reason code is accepted too, as peers send it that way.
         if !r.is_empty() {
             auth.reason_code = read_reason(PacketType::Auth, r)?;
             if !r.is_empty() {
@@ -31,11 +32,10 @@ impl Auth {
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S) {
-        let props = !self.properties.is_empty();
-        if props || self.reason_code != ReasonCode::Success {
+        // Only a Success without properties may leave both out; otherwise the Property Length
+        // follows the reason code even when it is 0 [MQTT-3.15.2.2.1].
+        if self.reason_code != ReasonCode::Success || !self.properties.is_empty() {
             s.put_u8(self.reason_code as u8);
-        }
-        if props {
             self.properties.write(s);
         }
     }

@@ -200,11 +200,10 @@ fn wire_form(share_group: Option<&str>, segments: &[Segment]) -> String {
         })
         .collect();
     let body = levels.join("/");
-    let out = match share_group {
+    match share_group {
         Some(g) => format!("$share/{g}/{body}"),
         None => body,
-    };
-    out
+    }
 }
 
 impl From<TopicFilter> for Pattern {

@@ -1,6 +1,8 @@
 //! Helpers shared by the codec test suites.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod arb;
+
 use bytes::BytesMut;
 use pubzub_core::{DecodeError, Decoder, Packet, ProtocolVersion, encode};
 
@@ -9,7 +11,9 @@ pub fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     digits
         .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex digit"))
+        .map(|pair| {
+            u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex digit")
+        })
         .collect()
 }
 
