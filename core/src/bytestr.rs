@@ -33,6 +33,16 @@ impl ByteStr {
         Ok(ByteStr(bytes))
     }
 
+    /// Wraps `bytes`, validating them only when `check` is set; the caller has otherwise
+    /// proven them ASCII (and so UTF-8).
+    pub(crate) fn from_utf8_checked_if(bytes: Bytes, check: bool) -> Result<Self, Utf8Error> {
+        if check {
+            return Self::from_utf8(bytes);
+        }
+        debug_assert!(bytes.is_ascii());
+        Ok(ByteStr(bytes))
+    }
+
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor either checks the bytes with `str::from_utf8` or takes
         // them from a `str`/`String`, and the buffer is immutable.

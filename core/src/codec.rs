@@ -5,12 +5,12 @@
 //! is there. A WebSocket frame or TCP read may hold part of a packet or several: call `decode`
 //! in a loop until it returns `Ok(None)`.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 
 use crate::{
     DecodeError, EncodeError,
     packet::*,
-    wire::{Counter, Reader, Sink, VARINT_MAX, read_varint, varint_len},
+    wire::{Counter, Measured, Reader, Sink, VARINT_MAX, Writer, read_varint, varint_len},
 };
 
 /// The largest packet MQTT can express: 1 + 4 header bytes and 268,435,455 body bytes.
@@ -148,17 +148,17 @@ fn write_body<S: Sink>(packet: &Packet, s: &mut S, version: ProtocolVersion) {
     }
 }
 
-fn body_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    let len = Counter::measure(|c| write_body(packet, c, version))?;
-    if len > VARINT_MAX {
-        return Err(EncodeError::VarIntTooLarge(len));
+fn measure(packet: &Packet, version: ProtocolVersion) -> Result<Measured, EncodeError> {
+    let measured = Counter::measure(|c| write_body(packet, c, version))?;
+    if measured.len > VARINT_MAX {
+        return Err(EncodeError::VarIntTooLarge(measured.len));
     }
-    Ok(len)
+    Ok(measured)
 }
 
 /// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size.
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    body_len(packet, version).map(|n| 1 + varint_len(n) + n)
+    measure(packet, version).map(|m| 1 + varint_len(m.len) + m.len)
 }
 
 /// Appends `packet` to `buf`. CONNECT is written in its own `protocol` version; every other
@@ -168,10 +168,23 @@ pub fn encode(
     version: ProtocolVersion,
     buf: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let len = body_len(packet, version)?;
-    buf.reserve(1 + varint_len(len) + len);
-    BufMut::put_u8(buf, first_byte(packet));
-    buf.put_varint(len);
-    write_body(packet, buf, version);
+    let measured = measure(packet, version)?;
+    let start = buf.len();
+    let total = 1 + varint_len(measured.len) + measured.len;
+    if buf.capacity() == 0 {
+        // A fresh buffer: allocate exactly once (cheaper than growing an empty BytesMut).
+        *buf = BytesMut::with_capacity(total);
+    } else {
+        buf.reserve(total);
+    }
+    let mut w = Writer::new(buf, &measured);
+    w.put_u8(first_byte(packet));
+    w.put_varint(measured.len);
+    write_body(packet, &mut w, version);
+    debug_assert_eq!(
+        buf.len() - start,
+        total,
+        "the counter and the writer disagree"
+    );
     Ok(())
 }

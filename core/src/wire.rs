@@ -2,9 +2,10 @@
 //! length-prefixed UTF-8 strings and binary data.
 //!
 //! Reading slices the packet's shared buffer (no copies). Writing goes through [`Sink`], which
-//! has two implementations: [`Counter`] measures and validates a packet, then `BytesMut`
-//! receives the bytes. Encoding runs the same code for both, so the length can never disagree
-//! with what is written.
+//! has two implementations: [`Counter`] measures and validates a packet, then [`Writer`]
+//! appends the bytes. Encoding runs the same code for both, so the length can never disagree
+//! with what is written; the lengths of property sections, which precede their contents, are
+//! measured once by the counter and handed to the writer.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -78,11 +79,6 @@ impl Reader {
         Ok(self.buf.split_to(n))
     }
 
-    /// A reader over the next `n` bytes (a property section).
-    pub fn sub(&mut self, n: usize) -> Result<Reader, DecodeError> {
-        self.take(n).map(Reader::new)
-    }
-
     /// Everything left (a payload).
     pub fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.buf)
@@ -97,10 +93,15 @@ impl Reader {
     /// UTF-8 Encoded String [MQTT-1.5.4]: well-formed and without U+0000.
     pub fn string(&mut self) -> Result<ByteStr, DecodeError> {
         let bytes = self.binary()?;
-        if bytes.contains(&0) {
+        // Fast path for the usual case, ASCII without NUL: one branch-free (vectorisable) pass
+        // instead of a NUL search plus UTF-8 validation.
+        let plain_ascii = bytes
+            .iter()
+            .fold(true, |ok, &b| ok & (b.wrapping_sub(1) < 0x7F));
+        if !plain_ascii && bytes.contains(&0) {
             return Err(DecodeError::NullCharacter);
         }
-        ByteStr::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)
+        ByteStr::from_utf8_checked_if(bytes, !plain_ascii).map_err(|_| DecodeError::InvalidUtf8)
     }
 }
 
@@ -178,23 +179,41 @@ pub(crate) trait Sink {
     fn put_str(&mut self, v: &str) {
         self.put_binary(v.as_bytes());
     }
+
+    /// A length-prefixed section (a property set): its length as a variable byte integer,
+    /// then what `items` writes.
+    fn put_section(&mut self, items: impl Fn(&mut Self));
 }
 
-/// Measures what would be written and keeps the first error.
+/// The most length-prefixed sections one packet has: CONNECT's properties and its will's.
+const MAX_SECTIONS: usize = 2;
+
+/// Measures what would be written, keeps the first error, and records section lengths.
 #[derive(Default)]
 pub(crate) struct Counter {
     pub len: usize,
     pub error: Option<EncodeError>,
+    sections: [usize; MAX_SECTIONS],
+    section_count: usize,
+}
+
+/// The measurements of one packet body, for [`Writer`].
+pub(crate) struct Measured {
+    pub len: usize,
+    sections: [usize; MAX_SECTIONS],
 }
 
 impl Counter {
-    /// Runs `write` against a fresh counter and returns the byte count.
-    pub fn measure(write: impl FnOnce(&mut Counter)) -> Result<usize, EncodeError> {
+    /// Runs `write` against a fresh counter.
+    pub fn measure(write: impl FnOnce(&mut Counter)) -> Result<Measured, EncodeError> {
         let mut c = Counter::default();
         write(&mut c);
         match c.error {
             Some(e) => Err(e),
-            None => Ok(c.len),
+            None => Ok(Measured {
+                len: c.len,
+                sections: c.sections,
+            }),
         }
     }
 }
@@ -221,20 +240,61 @@ impl Sink for Counter {
     fn fail(&mut self, e: EncodeError) {
         self.error.get_or_insert(e);
     }
+    fn put_section(&mut self, items: impl Fn(&mut Self)) {
+        let mut inner = Counter::default();
+        items(&mut inner);
+        if let Some(e) = inner.error {
+            self.fail(e);
+        }
+        match self.sections.get_mut(self.section_count) {
+            Some(slot) => *slot = inner.len,
+            None => self.fail(EncodeError::VarIntTooLarge(usize::MAX)), // cannot happen: at most two per packet
+        }
+        self.section_count += 1;
+        self.put_varint(inner.len);
+        self.len += inner.len;
+    }
 }
 
-impl Sink for BytesMut {
+/// Appends a measured packet to a buffer that already has room for all of it.
+pub(crate) struct Writer<'a> {
+    buf: &'a mut BytesMut,
+    sections: [usize; MAX_SECTIONS],
+    next_section: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(buf: &'a mut BytesMut, measured: &Measured) -> Self {
+        Writer {
+            buf,
+            sections: measured.sections,
+            next_section: 0,
+        }
+    }
+}
+
+impl Sink for Writer<'_> {
     fn put_u8(&mut self, v: u8) {
-        BufMut::put_u8(self, v);
+        self.buf.put_u8(v);
     }
     fn put_slice(&mut self, v: &[u8]) {
-        self.extend_from_slice(v);
+        self.buf.extend_from_slice(v);
     }
     fn put_u16(&mut self, v: u16) {
-        BufMut::put_u16(self, v);
+        self.buf.put_u16(v);
     }
     fn put_u32(&mut self, v: u32) {
-        BufMut::put_u32(self, v);
+        self.buf.put_u32(v);
+    }
+    fn put_section(&mut self, items: impl Fn(&mut Self)) {
+        let len = self
+            .sections
+            .get(self.next_section)
+            .copied()
+            .unwrap_or_default();
+        self.next_section += 1;
+        self.put_varint(len);
+        items(self);
     }
 }
 
@@ -257,7 +317,14 @@ mod tests {
         ];
         for (value, bytes) in cases {
             let mut out = BytesMut::new();
-            out.put_varint(value);
+            Writer::new(
+                &mut out,
+                &Measured {
+                    len: 0,
+                    sections: [0; MAX_SECTIONS],
+                },
+            )
+            .put_varint(value);
             assert_eq!(&out[..], bytes, "{value}");
             assert_eq!(varint_len(value), bytes.len());
             assert_eq!(read_varint(bytes), Ok(Some((value as u32, bytes.len()))));
@@ -277,8 +344,8 @@ mod tests {
         assert_eq!(read_varint(&[0x80, 0x80]), Ok(None));
         assert_eq!(read_varint(&[]), Ok(None));
         assert_eq!(
-            Counter::measure(|c| c.put_varint(VARINT_MAX + 1)),
-            Err(EncodeError::VarIntTooLarge(VARINT_MAX + 1))
+            Counter::measure(|c| c.put_varint(VARINT_MAX + 1)).err(),
+            Some(EncodeError::VarIntTooLarge(VARINT_MAX + 1))
         );
     }
 
@@ -302,8 +369,8 @@ mod tests {
     fn long_fields_are_refused() {
         let long = vec![b'x'; 70_000];
         assert_eq!(
-            Counter::measure(|c| c.put_binary(&long)),
-            Err(EncodeError::FieldTooLong(70_000))
+            Counter::measure(|c| c.put_binary(&long)).err(),
+            Some(EncodeError::FieldTooLong(70_000))
         );
     }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::{
     ByteStr, DecodeError, PacketType, QoS, TopicName,
-    wire::{Counter, Reader, Sink},
+    wire::{Reader, Sink},
 };
 
 /// A property identifier [MQTT-2.2.2.2].
@@ -212,21 +212,32 @@ impl PropertyValue for TopicName {
     }
 }
 
-/// Iterates the identifiers of one property section.
-struct Section(Reader);
+/// Iterates the identifiers of one property section, reading in place from the packet's
+/// reader (no sub-buffer, so no extra reference count traffic on the hot path).
+struct Section<'r> {
+    r: &'r mut Reader,
+    /// What the reader has left once the section is consumed.
+    end: usize,
+}
 
-impl Section {
-    /// Reads the Property Length and takes that many bytes [MQTT-2.2.2.1].
-    fn open(r: &mut Reader) -> Result<Section, DecodeError> {
+impl<'r> Section<'r> {
+    /// Reads the Property Length [MQTT-2.2.2.1].
+    fn open(r: &'r mut Reader) -> Result<Section<'r>, DecodeError> {
         let len = r.varint()? as usize;
-        r.sub(len).map(Section)
+        let end = r
+            .remaining()
+            .checked_sub(len)
+            .ok_or(DecodeError::UnexpectedEnd)?;
+        Ok(Section { r, end })
     }
 
     fn next_id(&mut self) -> Result<Option<PropertyId>, DecodeError> {
-        if self.0.is_empty() {
-            return Ok(None);
+        match self.r.remaining() {
+            n if n == self.end => Ok(None),
+            // The last value ran past the end of the section.
+            n if n < self.end => Err(DecodeError::UnexpectedEnd),
+            _ => PropertyId::from_u32(self.r.varint()?).map(Some),
         }
-        PropertyId::from_u32(self.0.varint()?).map(Some)
     }
 
     fn once<T: PropertyValue>(
@@ -237,12 +248,12 @@ impl Section {
         if slot.is_some() {
             return Err(DecodeError::DuplicateProperty(id));
         }
-        *slot = Some(T::read(&mut self.0, id)?);
+        *slot = Some(T::read(self.r, id)?);
         Ok(())
     }
 
     fn user_property(&mut self) -> Result<UserProperty, DecodeError> {
-        Ok((self.0.string()?, self.0.string()?))
+        Ok((self.r.string()?, self.r.string()?))
     }
 }
 
@@ -286,7 +297,7 @@ macro_rules! property_set {
                 while let Some(id) = section.next_id()? {
                     match id {
                         $( PropertyId::$id => section.once(id, &mut props.$field)?, )*
-                        $( PropertyId::$rid => props.$rfield.push(<$rty>::read(&mut section.0, id)?), )?
+                        $( PropertyId::$rid => props.$rfield.push(<$rty>::read(section.r, id)?), )?
                         PropertyId::UserProperty => props.user_properties.push(section.user_property()?),
                         #[allow(unreachable_patterns)]
                         property => {
@@ -299,10 +310,7 @@ macro_rules! property_set {
 
             /// Writes the Property Length and the properties.
             pub(crate) fn write<S: Sink>(&self, s: &mut S) {
-                let mut len = Counter::default();
-                self.write_items(&mut len);
-                s.put_varint(len.len);
-                self.write_items(s);
+                s.put_section(|s| self.write_items(s));
             }
 
             fn write_items<S: Sink>(&self, s: &mut S) {

@@ -49,8 +49,16 @@ impl TopicName {
 impl TryFrom<ByteStr> for TopicName {
     type Error = TopicError;
     fn try_from(s: ByteStr) -> Result<TopicName, TopicError> {
-        check_common(&s)?;
-        if s.contains(['+', '#']) {
+        if s.is_empty() || s.len() > super::MAX_TOPIC_LEN {
+            return check_common(&s).map(|_| TopicName(s));
+        }
+        // One pass over the bytes: this runs for every PUBLISH received.
+        let mut special = false;
+        for &b in s.as_bytes().iter() {
+            special |= matches!(b, b'+' | b'#' | 0);
+        }
+        if special {
+            check_common(&s)?;
             return Err(TopicError::WildcardInName);
         }
         Ok(TopicName(s))
