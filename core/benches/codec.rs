@@ -113,13 +113,6 @@ fn bench(c: &mut Criterion) {
     g.bench_function("mqtt-proto", |b| {
         b.iter(|| black_box(black_box(&proto).encode().expect("valid")))
     });
-        b.iter(|| {
-            black_box(pubzub_core::encoded_len(
-                black_box(&packet),
-                ProtocolVersion::V5,
-            ))
-        })
-    });
     g.bench_function("mqtt-protocol-core", |b| {
         b.iter(|| black_box(black_box(&core).to_continuous_buffer()))
     });
