@@ -241,18 +241,15 @@ impl Sink for Counter {
         self.error.get_or_insert(e);
     }
     fn put_section(&mut self, items: impl Fn(&mut Self)) {
-        let mut inner = Counter::default();
-        items(&mut inner);
-        if let Some(e) = inner.error {
-            self.fail(e);
-        }
-        match self.sections.get_mut(self.section_count) {
-            Some(slot) => *slot = inner.len,
-            None => self.fail(EncodeError::VarIntTooLarge(usize::MAX)), // cannot happen: at most two per packet
+        let before = self.len;
+        items(self);
+        let len = self.len - before;
+        // Packets have at most MAX_SECTIONS sections, so the slot always exists.
+        if let Some(slot) = self.sections.get_mut(self.section_count) {
+            *slot = len;
         }
         self.section_count += 1;
-        self.put_varint(inner.len);
-        self.len += inner.len;
+        self.put_varint(len);
     }
 }
 

@@ -282,6 +282,25 @@ mod tests {
     }
 
     #[test]
+    fn every_valid_filter_is_a_pattern() {
+        for f in [
+            "#",
+            "+",
+            "a/+/b",
+            "/",
+            "a//#",
+            "$SYS/#",
+            "$share/g/#",
+            "$share/g/a/+",
+        ] {
+            let filter = TopicFilter::try_from(f).unwrap();
+            let pattern = Pattern::from(filter.clone());
+            assert_eq!(pattern.filter(), &filter);
+            assert!(!pattern.has_names());
+        }
+    }
+
+    #[test]
     fn invalid_patterns() {
         for bad in [
             "",
