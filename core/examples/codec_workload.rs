@@ -1,0 +1,96 @@
+//! The codec benchmark's workload as a plain program, for instruction counting under
+//! `valgrind --tool=callgrind` (see `scripts/bench-instructions.sh`). Instruction counts are
+//! repeatable on a busy machine where wall-clock timings are not.
+//!
+//! Usage: `codec_workload <mode> <iterations>` with mode one of `decode`, `encode`,
+//! `mqtt-proto-decode`, `mqtt-proto-encode`, `mqtt-protocol-core-decode`,
+//! `mqtt-protocol-core-encode`, or `none` (set-up only, subtracted as the baseline).
+
+use std::hint::black_box;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_protocol_core::mqtt::{self, packet::Property};
+use pubzub_core::{
+    ByteStr, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode,
+};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_default();
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+
+    // The same PUBLISH as benches/codec.rs: QoS 1, 3 properties, 100-byte payload.
+    let mut p = Publish::new(
+        TopicName::from_static("sensors/building-7/floor-3/temperature").expect("valid"),
+        Bytes::from(vec![0x5A; 100]),
+    );
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = PacketId::new(4242);
+    p.properties.content_type = Some(ByteStr::from_static("application/json"));
+    p.properties.message_expiry_interval = Some(3600);
+    p.properties.user_properties.push((
+        ByteStr::from_static("origin"),
+        ByteStr::from_static("gateway-12"),
+    ));
+    let packet = Packet::Publish(p);
+    let mut out = BytesMut::new();
+    encode(&packet, ProtocolVersion::V5, &mut out).expect("encodable");
+    let wire = out.to_vec();
+    let header_len = 2 + wire[1..]
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .expect("remaining length");
+    let flags = wire[0] & 0x0F;
+    let proto = mqtt_proto::v5::Packet::decode(&wire)
+        .expect("valid")
+        .expect("whole");
+    let core = mqtt::packet::v5_0::Publish::builder()
+        .topic_name("sensors/building-7/floor-3/temperature")
+        .expect("valid")
+        .qos(mqtt::packet::Qos::AtLeastOnce)
+        .packet_id(4242u16)
+        .props(vec![
+            Property::ContentType(
+                mqtt::packet::ContentType::new("application/json").expect("valid"),
+            ),
+            Property::MessageExpiryInterval(
+                mqtt::packet::MessageExpiryInterval::new(3600).expect("valid"),
+            ),
+            Property::UserProperty(
+                mqtt::packet::UserProperty::new("origin", "gateway-12").expect("valid"),
+            ),
+        ])
+        .payload(vec![0x5Au8; 100])
+        .build()
+        .expect("valid");
+    let mut decoder = Decoder::default();
+    decoder.set_version(ProtocolVersion::V5);
+
+    for _ in 0..n {
+        match mode.as_str() {
+            "decode" => {
+                let mut buf = BytesMut::from(black_box(&wire[..]));
+                black_box(decoder.decode(&mut buf).expect("valid"));
+            }
+            "encode" => {
+                let mut buf = BytesMut::new();
+                encode(black_box(&packet), ProtocolVersion::V5, &mut buf).expect("valid");
+                black_box(buf);
+            }
+            "mqtt-proto-decode" => {
+                black_box(mqtt_proto::v5::Packet::decode(black_box(&wire)).expect("valid"));
+            }
+            "mqtt-proto-encode" => {
+                black_box(black_box(&proto).encode().expect("valid"));
+            }
+            "mqtt-protocol-core-decode" => {
+                let body: std::sync::Arc<[u8]> = black_box(&wire[header_len..]).into();
+                black_box(mqtt::packet::v5_0::Publish::parse(flags, body).expect("valid"));
+            }
+            "mqtt-protocol-core-encode" => {
+                black_box(black_box(&core).to_continuous_buffer());
+            }
+            _ => {}
+        }
+    }
+}
