@@ -10,7 +10,7 @@ use bytes::{Buf, BytesMut};
 use crate::{
     DecodeError, EncodeError,
     packet::*,
-    wire::{Counter, Measured, Reader, Sink, VARINT_MAX, Writer, read_varint, varint_len},
+    wire::{Reader, Sink, Writer, read_varint},
 };
 
 /// The largest packet MQTT can express: 1 + 4 header bytes and 268,435,455 body bytes.
@@ -148,17 +148,12 @@ fn write_body<S: Sink>(packet: &Packet, s: &mut S, version: ProtocolVersion) {
     }
 }
 
-fn measure(packet: &Packet, version: ProtocolVersion) -> Result<Measured, EncodeError> {
-    let measured = Counter::measure(|c| write_body(packet, c, version))?;
-    if measured.len > VARINT_MAX {
-        return Err(EncodeError::VarIntTooLarge(measured.len));
-    }
-    Ok(measured)
-}
-
-/// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size.
+/// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size. Costs an
+/// encode into a scratch buffer: when the bytes are wanted anyway, encode and take their length.
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    measure(packet, version).map(|m| 1 + varint_len(m.len) + m.len)
+    let mut scratch = BytesMut::new();
+    encode(packet, version, &mut scratch)?;
+    Ok(scratch.len())
 }
 
 /// Appends `packet` to `buf`. CONNECT is written in its own `protocol` version; every other
@@ -168,23 +163,31 @@ pub fn encode(
     version: ProtocolVersion,
     buf: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let measured = measure(packet, version)?;
     let start = buf.len();
-    let total = 1 + varint_len(measured.len) + measured.len;
+    // A PUBLISH payload is appended after the remaining length is final, so it is never moved.
+    let (payload, head_hint): (&[u8], usize) = match packet {
+        // Topic, packet id and a typical property section.
+        Packet::Publish(p) => (&p.payload, p.topic.len() + 32),
+        _ => (&[], 0),
+    };
+    let room = payload.len() + ROOM_FOR_HEADERS;
     if buf.capacity() == 0 {
-        // A fresh buffer: allocate exactly once (cheaper than growing an empty BytesMut).
-        *buf = BytesMut::with_capacity(total);
+        // A fresh buffer: allocate once, cheaper than growing an empty BytesMut.
+        *buf = BytesMut::with_capacity(room);
     } else {
-        buf.reserve(total);
+        buf.reserve(room);
     }
-    let mut w = Writer::new(buf, &measured);
+    let mut w = Writer::new(buf);
     w.put_u8(first_byte(packet));
-    w.put_varint(measured.len);
-    write_body(packet, &mut w, version);
-    debug_assert_eq!(
-        buf.len() - start,
-        total,
-        "the counter and the writer disagree"
-    );
-    Ok(())
+    w.put_prefixed(head_hint, |w| write_body(packet, w, version), payload);
+    match w.error() {
+        None => Ok(()),
+        Some(e) => {
+            buf.truncate(start);
+            Err(e)
+        }
+    }
 }
+
+/// Room reserved for everything but a PUBLISH payload; more is allocated if a packet needs it.
+const ROOM_FOR_HEADERS: usize = 128;

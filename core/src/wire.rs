@@ -1,11 +1,11 @@
 //! The primitive data types of MQTT [MQTT-1.5]: big-endian integers, variable byte integers,
 //! length-prefixed UTF-8 strings and binary data.
 //!
-//! Reading slices the packet's shared buffer (no copies). Writing goes through [`Sink`], which
-//! has two implementations: [`Counter`] measures and validates a packet, then [`Writer`]
-//! appends the bytes. Encoding runs the same code for both, so the length can never disagree
-//! with what is written; the lengths of property sections, which precede their contents, are
-//! measured once by the counter and handed to the writer.
+//! Reading slices the packet's shared buffer (no copies). Writing goes through [`Sink`] into a
+//! [`Writer`] in one pass: a length that precedes what it measures (the remaining length, a
+//! property length) is written as a one-byte placeholder and patched afterwards, widened in
+//! the rare case the section reaches 128 bytes. A PUBLISH payload is appended only after the
+//! remaining length is final, so it is never moved.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -139,8 +139,8 @@ pub(crate) fn varint_len(value: usize) -> usize {
 pub(crate) trait Sink {
     fn put_u8(&mut self, v: u8);
     fn put_slice(&mut self, v: &[u8]);
-    /// Records an error; only [`Counter`] keeps it (the writer runs after a clean count).
-    fn fail(&mut self, _e: EncodeError) {}
+    /// Records the first error; the encoder then discards what was written.
+    fn fail(&mut self, e: EncodeError);
 
     fn put_u16(&mut self, v: u16) {
         self.put_slice(&v.to_be_bytes());
@@ -180,92 +180,74 @@ pub(crate) trait Sink {
         self.put_binary(v.as_bytes());
     }
 
-    /// A length-prefixed section (a property set): its length as a variable byte integer,
-    /// then what `items` writes.
-    fn put_section(&mut self, items: impl Fn(&mut Self));
+    /// A section prefixed by its length as a variable byte integer (a property set), then what
+    /// `items` writes.
+    fn put_section(&mut self, items: impl FnOnce(&mut Self));
 }
 
-/// The most length-prefixed sections one packet has: CONNECT's properties and its will's.
-const MAX_SECTIONS: usize = 2;
-
-/// Measures what would be written, keeps the first error, and records section lengths.
-#[derive(Default)]
-pub(crate) struct Counter {
-    pub len: usize,
-    pub error: Option<EncodeError>,
-    sections: [usize; MAX_SECTIONS],
-    section_count: usize,
-}
-
-/// The measurements of one packet body, for [`Writer`].
-pub(crate) struct Measured {
-    pub len: usize,
-    sections: [usize; MAX_SECTIONS],
-}
-
-impl Counter {
-    /// Runs `write` against a fresh counter.
-    pub fn measure(write: impl FnOnce(&mut Counter)) -> Result<Measured, EncodeError> {
-        let mut c = Counter::default();
-        write(&mut c);
-        match c.error {
-            Some(e) => Err(e),
-            None => Ok(Measured {
-                len: c.len,
-                sections: c.sections,
-            }),
-        }
-    }
-}
-
-impl Sink for Counter {
-    fn put_u8(&mut self, _: u8) {
-        self.len += 1;
-    }
-    fn put_slice(&mut self, v: &[u8]) {
-        self.len += v.len();
-    }
-    fn put_u16(&mut self, _: u16) {
-        self.len += 2;
-    }
-    fn put_u32(&mut self, _: u32) {
-        self.len += 4;
-    }
-    fn put_varint(&mut self, value: usize) {
-        if value > VARINT_MAX {
-            self.fail(EncodeError::VarIntTooLarge(value));
-        }
-        self.len += varint_len(value);
-    }
-    fn fail(&mut self, e: EncodeError) {
-        self.error.get_or_insert(e);
-    }
-    fn put_section(&mut self, items: impl Fn(&mut Self)) {
-        let before = self.len;
-        items(self);
-        let len = self.len - before;
-        // Packets have at most MAX_SECTIONS sections, so the slot always exists.
-        if let Some(slot) = self.sections.get_mut(self.section_count) {
-            *slot = len;
-        }
-        self.section_count += 1;
-        self.put_varint(len);
-    }
-}
-
-/// Appends a measured packet to a buffer that already has room for all of it.
+/// Appends encoded bytes to a buffer.
 pub(crate) struct Writer<'a> {
     buf: &'a mut BytesMut,
-    sections: [usize; MAX_SECTIONS],
-    next_section: usize,
+    error: Option<EncodeError>,
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(buf: &'a mut BytesMut, measured: &Measured) -> Self {
-        Writer {
-            buf,
-            sections: measured.sections,
-            next_section: 0,
+    pub fn new(buf: &'a mut BytesMut) -> Self {
+        Writer { buf, error: None }
+    }
+
+    /// The first error, if any.
+    pub fn error(self) -> Option<EncodeError> {
+        self.error
+    }
+
+    /// Writes what `head` writes prefixed by the length of it plus `tail`, then `tail`: the
+    /// remaining length of a packet whose payload is `tail`. `head_hint` is a guess at the
+    /// head's length, used to reserve the length field's width up front.
+    pub fn put_prefixed(&mut self, head_hint: usize, head: impl FnOnce(&mut Self), tail: &[u8]) {
+        let at = self.buf.len();
+        let reserved = varint_len(head_hint + tail.len());
+        self.buf.extend_from_slice(&[0; 4][..reserved]);
+        head(self);
+        let head_len = self.buf.len() - at - reserved;
+        self.patch_length(at, reserved, head_len, head_len + tail.len());
+        self.buf.extend_from_slice(tail);
+    }
+
+    /// Writes `len` as a variable byte integer at `at`, where `reserved` placeholder bytes
+    /// precede the `moved` bytes written after them.
+    #[inline]
+    fn patch_length(&mut self, at: usize, reserved: usize, moved: usize, len: usize) {
+        if len > VARINT_MAX {
+            return self.fail(EncodeError::VarIntTooLarge(len));
+        }
+        let width = varint_len(len);
+        if width != reserved {
+            self.resize_field(at, reserved, moved, width);
+        }
+        let mut field = [0u8; 4];
+        let mut v = len;
+        for (i, byte) in field.iter_mut().enumerate().take(width) {
+            let more = if i + 1 < width { 0x80 } else { 0 };
+            *byte = (v & 0x7F) as u8 | more;
+            v >>= 7;
+        }
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at + width), field.get(..width)) {
+            dst.copy_from_slice(src);
+        }
+    }
+
+    /// Gives a length field another width by shifting the `moved` bytes after it (rare: the
+    /// reservation is a good guess).
+    #[cold]
+    fn resize_field(&mut self, at: usize, reserved: usize, moved: usize, width: usize) {
+        let body = at + reserved..at + reserved + moved;
+        if width > reserved {
+            self.buf.resize(body.end + width - reserved, 0);
+            self.buf.copy_within(body, at + width);
+        } else {
+            self.buf.copy_within(body.clone(), at + width);
+            self.buf.truncate(body.end - (reserved - width));
         }
     }
 }
@@ -283,15 +265,16 @@ impl Sink for Writer<'_> {
     fn put_u32(&mut self, v: u32) {
         self.buf.put_u32(v);
     }
-    fn put_section(&mut self, items: impl Fn(&mut Self)) {
-        let len = self
-            .sections
-            .get(self.next_section)
-            .copied()
-            .unwrap_or_default();
-        self.next_section += 1;
-        self.put_varint(len);
+    fn fail(&mut self, e: EncodeError) {
+        self.error.get_or_insert(e);
+    }
+    fn put_section(&mut self, items: impl FnOnce(&mut Self)) {
+        // Property sections are short: one byte for the length is the usual width.
+        let at = self.buf.len();
+        self.buf.put_u8(0);
         items(self);
+        let len = self.buf.len() - at - 1;
+        self.patch_length(at, 1, len, len);
     }
 }
 
@@ -314,18 +297,39 @@ mod tests {
         ];
         for (value, bytes) in cases {
             let mut out = BytesMut::new();
-            Writer::new(
-                &mut out,
-                &Measured {
-                    len: 0,
-                    sections: [0; MAX_SECTIONS],
-                },
-            )
-            .put_varint(value);
+            Writer::new(&mut out).put_varint(value);
             assert_eq!(&out[..], bytes, "{value}");
+            // The same value as a patched section length, widening over a filler body.
+            let mut out = BytesMut::new();
+            Writer::new(&mut out).put_prefixed(0, |_| {}, &vec![7; value.min(20_000)]);
+            if value <= 20_000 {
+                assert_eq!(&out[..bytes.len()], bytes, "{value}");
+                assert_eq!(out.len(), bytes.len() + value);
+            }
             assert_eq!(varint_len(value), bytes.len());
             assert_eq!(read_varint(bytes), Ok(Some((value as u32, bytes.len()))));
         }
+    }
+
+    #[test]
+    fn length_fields_widen_and_narrow() {
+        // Guessed one byte, needs two: the head moves right.
+        let mut out = BytesMut::new();
+        Writer::new(&mut out).put_prefixed(0, |w| w.put_slice(&[1; 50]), &[2; 100]);
+        assert_eq!(&out[..2], &[0x96, 0x01]); // 150
+        assert_eq!(
+            (&out[2..52], &out[52..], out.len()),
+            (&[1; 50][..], &[2; 100][..], 152)
+        );
+        // Guessed two bytes, needs one: the head moves left.
+        let mut out = BytesMut::new();
+        Writer::new(&mut out).put_prefixed(200, |w| w.put_slice(&[1; 10]), &[]);
+        assert_eq!(&out[..], &[&[10u8][..], &[1; 10][..]].concat()[..]);
+        // A property section of 200 bytes after other bytes.
+        let mut out = BytesMut::from(&b"xy"[..]);
+        Writer::new(&mut out).put_section(|w| w.put_slice(&[3; 200]));
+        assert_eq!(&out[..4], &[b'x', b'y', 0xC8, 0x01]);
+        assert_eq!(out.len(), 204);
     }
 
     #[test]
@@ -340,10 +344,10 @@ mod tests {
         );
         assert_eq!(read_varint(&[0x80, 0x80]), Ok(None));
         assert_eq!(read_varint(&[]), Ok(None));
-        assert_eq!(
-            Counter::measure(|c| c.put_varint(VARINT_MAX + 1)).err(),
-            Some(EncodeError::VarIntTooLarge(VARINT_MAX + 1))
-        );
+        let mut out = BytesMut::new();
+        let mut w = Writer::new(&mut out);
+        w.put_varint(VARINT_MAX + 1);
+        assert_eq!(w.error(), Some(EncodeError::VarIntTooLarge(VARINT_MAX + 1)));
     }
 
     #[test]
@@ -365,9 +369,9 @@ mod tests {
     #[test]
     fn long_fields_are_refused() {
         let long = vec![b'x'; 70_000];
-        assert_eq!(
-            Counter::measure(|c| c.put_binary(&long)).err(),
-            Some(EncodeError::FieldTooLong(70_000))
-        );
+        let mut out = BytesMut::new();
+        let mut w = Writer::new(&mut out);
+        w.put_binary(&long);
+        assert_eq!(w.error(), Some(EncodeError::FieldTooLong(70_000)));
     }
 }

@@ -581,3 +581,40 @@ fn payload_shares_the_receive_buffer() {
     assert!(fanned_out.iter().all(|b| b.as_ptr() as usize == at));
     assert_eq!(TopicName::try_from("t").unwrap(), p.topic);
 }
+
+#[test]
+fn encode_errors_append_nothing() {
+    let mut p = pubzub_core::Publish::new(TopicName::try_from("t").unwrap(), &b"x"[..]);
+    p.properties
+        .user_properties
+        .push((s("k"), ByteStr::from("v".repeat(70_000))));
+    let mut buf = BytesMut::from(&b"earlier"[..]);
+    let err = pubzub_core::encode(&Packet::Publish(p.clone()), V5, &mut buf).unwrap_err();
+    assert_eq!(err, pubzub_core::EncodeError::FieldTooLong(70_000));
+    assert_eq!(&buf[..], b"earlier");
+    p.properties.user_properties.clear();
+    p.qos = QoS::AtLeastOnce; // without a packet id
+    let err = pubzub_core::encode(&Packet::Publish(p), V5, &mut buf).unwrap_err();
+    assert_eq!(err, pubzub_core::EncodeError::PacketIdMismatch);
+    assert_eq!(&buf[..], b"earlier");
+}
+
+#[test]
+fn large_publish_round_trips_after_other_bytes() {
+    for size in [0, 100, 126, 127, 128, 16_383, 16_384, 200_000] {
+        let mut p =
+            pubzub_core::Publish::new(TopicName::try_from("big/one").unwrap(), vec![9u8; size]);
+        p.properties.content_type = Some(s("application/octet-stream"));
+        let packet = Packet::Publish(p);
+        let mut buf = BytesMut::from(&hex("C0 00")[..]); // a PINGREQ already queued
+        pubzub_core::encode(&packet, V5, &mut buf).unwrap();
+        assert_eq!(
+            pubzub_core::encoded_len(&packet, V5).unwrap(),
+            buf.len() - 2
+        );
+        let mut decoder = Decoder::default();
+        assert_eq!(decoder.decode(&mut buf).unwrap(), Some(Packet::PingReq));
+        assert_eq!(decoder.decode(&mut buf).unwrap(), Some(packet), "{size}");
+        assert!(buf.is_empty());
+    }
+}

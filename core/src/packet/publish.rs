@@ -84,6 +84,7 @@ impl Publish {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
+    /// Writes the variable header; [`crate::encode`] appends the payload.
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() {
             return s.fail(EncodeError::PacketIdMismatch);
@@ -98,6 +99,6 @@ impl Publish {
         if version.is_v5() {
             self.properties.write(s);
         }
-        s.put_slice(&self.payload);
+        // The payload follows: the encoder appends it once the remaining length is known.
     }
 }
