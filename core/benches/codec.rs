@@ -3,58 +3,16 @@
 //! bytes (decode) or a ready packet (encode) and allocates its own output.
 
 mod report;
+mod sample;
+
+use sample::{bytes_of, sample, their_publish};
 
 use std::hint::black_box;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use criterion::Criterion;
-use mqtt_protocol_core::mqtt::{self, packet::Property};
-use pubzub_core::{
-    ByteStr, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode,
-};
-
-fn sample() -> Publish {
-    let mut p = Publish::new(
-        TopicName::from_static("sensors/building-7/floor-3/temperature").unwrap(),
-        Bytes::from(vec![0x5A; 100]),
-    );
-    p.qos = QoS::AtLeastOnce;
-    p.packet_id = PacketId::new(4242);
-    p.properties.content_type = Some(ByteStr::from_static("application/json"));
-    p.properties.message_expiry_interval = Some(3600);
-    p.properties.user_properties.push((
-        ByteStr::from_static("origin"),
-        ByteStr::from_static("gateway-12"),
-    ));
-    p
-}
-
-fn bytes_of(p: &Publish) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    encode(&Packet::Publish(p.clone()), ProtocolVersion::V5, &mut buf).expect("encodable");
-    buf.to_vec()
-}
-
-fn their_publish(p: &Publish) -> mqtt::packet::v5_0::Publish {
-    let props = vec![
-        Property::ContentType(mqtt::packet::ContentType::new("application/json").expect("valid")),
-        Property::MessageExpiryInterval(
-            mqtt::packet::MessageExpiryInterval::new(3600).expect("valid"),
-        ),
-        Property::UserProperty(
-            mqtt::packet::UserProperty::new("origin", "gateway-12").expect("valid"),
-        ),
-    ];
-    mqtt::packet::v5_0::Publish::builder()
-        .topic_name(p.topic.as_str())
-        .expect("valid topic")
-        .qos(mqtt::packet::Qos::AtLeastOnce)
-        .packet_id(4242u16)
-        .props(props)
-        .payload(p.payload.to_vec())
-        .build()
-        .expect("valid publish")
-}
+use mqtt_protocol_core::mqtt;
+use pubzub_core::{Decoder, Packet, ProtocolVersion, encode};
 
 fn bench(c: &mut Criterion) {
     let ours = sample();

@@ -6,36 +6,22 @@
 //! `mqtt-proto-decode`, `mqtt-proto-encode`, `mqtt-protocol-core-decode`,
 //! `mqtt-protocol-core-encode`, or `none` (set-up only, subtracted as the baseline).
 
+#[path = "../benches/sample.rs"]
+mod sample;
+
 use std::hint::black_box;
 
-use bytes::{Bytes, BytesMut};
-use mqtt_protocol_core::mqtt::{self, packet::Property};
-use pubzub_core::{
-    ByteStr, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode,
-};
+use bytes::BytesMut;
+use mqtt_protocol_core::mqtt;
+use pubzub_core::{Decoder, Packet, ProtocolVersion, encode};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
 
-    // The same PUBLISH as benches/codec.rs: QoS 1, 3 properties, 100-byte payload.
-    let mut p = Publish::new(
-        TopicName::from_static("sensors/building-7/floor-3/temperature").expect("valid"),
-        Bytes::from(vec![0x5A; 100]),
-    );
-    p.qos = QoS::AtLeastOnce;
-    p.packet_id = PacketId::new(4242);
-    p.properties.content_type = Some(ByteStr::from_static("application/json"));
-    p.properties.message_expiry_interval = Some(3600);
-    p.properties.user_properties.push((
-        ByteStr::from_static("origin"),
-        ByteStr::from_static("gateway-12"),
-    ));
-    let packet = Packet::Publish(p);
-    let mut out = BytesMut::new();
-    encode(&packet, ProtocolVersion::V5, &mut out).expect("encodable");
-    let wire = out.to_vec();
+    let p = sample::sample();
+    let wire = sample::bytes_of(&p);
     let header_len = 2 + wire[1..]
         .iter()
         .position(|b| b & 0x80 == 0)
@@ -44,25 +30,8 @@ fn main() {
     let proto = mqtt_proto::v5::Packet::decode(&wire)
         .expect("valid")
         .expect("whole");
-    let core = mqtt::packet::v5_0::Publish::builder()
-        .topic_name("sensors/building-7/floor-3/temperature")
-        .expect("valid")
-        .qos(mqtt::packet::Qos::AtLeastOnce)
-        .packet_id(4242u16)
-        .props(vec![
-            Property::ContentType(
-                mqtt::packet::ContentType::new("application/json").expect("valid"),
-            ),
-            Property::MessageExpiryInterval(
-                mqtt::packet::MessageExpiryInterval::new(3600).expect("valid"),
-            ),
-            Property::UserProperty(
-                mqtt::packet::UserProperty::new("origin", "gateway-12").expect("valid"),
-            ),
-        ])
-        .payload(vec![0x5Au8; 100])
-        .build()
-        .expect("valid");
+    let core = sample::their_publish(&p);
+    let packet = Packet::Publish(p);
     let mut decoder = Decoder::default();
     decoder.set_version(ProtocolVersion::V5);
 

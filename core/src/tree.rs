@@ -187,14 +187,7 @@ impl<T> SubscriptionTree<T> {
     /// Calls `f` for every subscription `topic` reaches, without allocating.
     pub fn for_each_match<'a>(&'a self, topic: &'a str, mut f: impl FnMut(Match<'a, T>)) {
         if let Some(entries) = self.exact.get(topic) {
-            for e in entries {
-                f(Match {
-                    key: e.key,
-                    pattern: &e.pattern,
-                    value: &e.value,
-                    topic,
-                });
-            }
+            emit(entries, topic, &mut f);
         }
         // Filters that start with a wildcard do not match `$` topics [MQTT-4.7.2-1].
         let dollar = topic.starts_with('$');

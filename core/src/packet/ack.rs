@@ -2,7 +2,7 @@
 //! handshakes. The four share one layout, so they share one struct; [`Packet`](super::Packet)
 //! says which one it is.
 
-use super::{AckProperties, PacketId, PacketType, ProtocolVersion, read_reason};
+use super::{AckProperties, PacketId, PacketType, ProtocolVersion, read_reason, write_reason_tail};
 use crate::{
     DecodeError, ReasonCode,
     wire::{Reader, Sink},
@@ -46,15 +46,11 @@ impl Ack {
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         s.put_u16(self.packet_id.get());
-        if !version.is_v5() {
-            return;
-        }
-        let props = !self.properties.is_empty();
-        if props || self.reason_code != ReasonCode::Success {
-            s.put_u8(self.reason_code as u8);
-        }
-        if props {
-            self.properties.write(s);
+        if version.is_v5() {
+            let has_properties = !self.properties.is_empty();
+            write_reason_tail(s, self.reason_code, has_properties, |s| {
+                self.properties.write(s)
+            });
         }
     }
 }

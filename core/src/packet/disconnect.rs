@@ -1,6 +1,6 @@
 //! DISCONNECT [MQTT-3.14]: the last packet of a connection, from either side.
 
-use super::{DisconnectProperties, PacketType, ProtocolVersion, read_reason};
+use super::{DisconnectProperties, PacketType, ProtocolVersion, read_reason, write_reason_tail};
 use crate::{
     DecodeError, ReasonCode,
     wire::{Reader, Sink},
@@ -38,15 +38,11 @@ impl Disconnect {
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
-        if !version.is_v5() {
-            return;
-        }
-        let props = !self.properties.is_empty();
-        if props || self.reason_code != ReasonCode::Success {
-            s.put_u8(self.reason_code as u8);
-        }
-        if props {
-            self.properties.write(s);
+        if version.is_v5() {
+            let has_properties = !self.properties.is_empty();
+            write_reason_tail(s, self.reason_code, has_properties, |s| {
+                self.properties.write(s)
+            });
         }
     }
 }

@@ -193,3 +193,20 @@ pub(crate) fn read_reason(packet: PacketType, r: &mut Reader) -> Result<ReasonCo
         .filter(|c| c.valid_in(packet))
         .ok_or(DecodeError::InvalidReasonCode { packet, code })
 }
+
+/// The tail of PUBACK..PUBCOMP and DISCONNECT: the reason code may be left out when it is
+/// Success (0x00) and there are no properties, and the properties when there are none
+/// [MQTT-3.4.2.1], [MQTT-3.14.2.1].
+pub(crate) fn write_reason_tail<S: crate::wire::Sink>(
+    s: &mut S,
+    reason_code: ReasonCode,
+    has_properties: bool,
+    write_properties: impl FnOnce(&mut S),
+) {
+    if has_properties || reason_code != ReasonCode::Success {
+        s.put_u8(reason_code as u8);
+    }
+    if has_properties {
+        write_properties(s);
+    }
+}
