@@ -16,6 +16,9 @@ use crate::{
 /// The largest packet MQTT can express: 1 + 4 header bytes and 268,435,455 body bytes.
 pub const MAX_PACKET_SIZE: u32 = 268_435_460;
 
+/// The most a decoder reserves ahead for a packet that has not fully arrived.
+const READ_AHEAD: usize = 64 * 1024;
+
 /// A stream decoder for one connection.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -74,7 +77,9 @@ impl Decoder {
             });
         }
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            // Room for the next reads, but not more than READ_AHEAD: a peer announcing a large
+            // packet must send its bytes before it gets the memory.
+            buf.reserve((total - buf.len()).min(READ_AHEAD));
             return Ok(None);
         }
         let mut frame = buf.split_to(total);

@@ -507,6 +507,18 @@ fn too_large_is_refused_from_the_fixed_header_alone() {
 }
 
 #[test]
+fn an_announced_large_packet_gets_no_memory_before_its_bytes() {
+    let mut decoder = Decoder::default(); // the protocol's own limit, 256 MiB
+    let mut buf = BytesMut::from(&hex("30 FF FF FF 7F")[..]);
+    assert_eq!(decoder.decode(&mut buf), Ok(None));
+    assert!(
+        buf.capacity() <= 64 * 1024 + 5,
+        "reserved {} bytes",
+        buf.capacity()
+    );
+}
+
+#[test]
 fn stream_decoding_partial_and_several_packets() {
     let publish =
         hex("32 18 00 03 61 2F 62 00 0A 0E 02 00 00 00 3C 03 00 01 74 0B 05 0B 81 01 68 69");
