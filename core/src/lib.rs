@@ -15,6 +15,33 @@
 //! - [`tree`]: the subscription tree (exact fast path + wildcard trie) with bindings.
 //! - [`retained`]: the retained-message store with wildcard look-up and expiry.
 //! - [`time`]: `Timestamp`, the caller's clock reading in milliseconds.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use pubzub_core::{Binding, Decoder, Packet, Pattern, Publish, SubscriptionTree, TopicName};
+//!
+//! // Bytes as they arrive from a socket: a PUBLISH of "21.5" on truck/7/temp.
+//! let mut wire = BytesMut::new();
+//! let publish = Publish::new(TopicName::try_from("truck/7/temp")?, &b"21.5"[..]);
+//! pubzub_core::encode(&Packet::Publish(publish), Default::default(), &mut wire)?;
+//!
+//! let mut tree = SubscriptionTree::new();
+//! tree.insert(Pattern::parse("truck/+id/#rest")?, "dashboard");
+//!
+//! let mut decoder = Decoder::new(256 * 1024); // refuses larger packets from the fixed header
+//! while let Some(packet) = decoder.decode(&mut wire)? {
+//!     // Ok(None) means: wait for more bytes.
+//!     if let Packet::Publish(p) = packet {
+//!         for m in tree.matches(&p.topic) {
+//!             assert_eq!(*m.value, "dashboard");
+//!             assert_eq!(m.bindings().get("id"), Some(&Binding::One("7".into())));
+//!         }
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod bytestr;
 pub mod codec;
