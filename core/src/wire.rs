@@ -207,7 +207,9 @@ impl<'a> Writer<'a> {
     pub fn put_prefixed(&mut self, head_hint: usize, head: impl FnOnce(&mut Self), tail: &[u8]) {
         let at = self.buf.len();
         let reserved = varint_len(head_hint + tail.len());
-        self.buf.extend_from_slice(&[0; 4][..reserved]);
+        for _ in 0..reserved {
+            self.buf.put_u8(0); // byte by byte: no memcpy call for 1 to 4 bytes
+        }
         head(self);
         let head_len = self.buf.len() - at - reserved;
         self.patch_length(at, reserved, head_len, head_len + tail.len());
@@ -225,15 +227,13 @@ impl<'a> Writer<'a> {
         if width != reserved {
             self.resize_field(at, reserved, moved, width);
         }
-        let mut field = [0u8; 4];
         let mut v = len;
-        for (i, byte) in field.iter_mut().enumerate().take(width) {
+        for i in 0..width {
             let more = if i + 1 < width { 0x80 } else { 0 };
-            *byte = (v & 0x7F) as u8 | more;
+            if let Some(byte) = self.buf.get_mut(at + i) {
+                *byte = (v & 0x7F) as u8 | more;
+            }
             v >>= 7;
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at + width), field.get(..width)) {
-            dst.copy_from_slice(src);
         }
     }
 
