@@ -39,48 +39,47 @@ fn bench(c: &mut Criterion) {
     assert_eq!(parsed.payload().as_slice(), &ours.payload[..]);
     assert_eq!(core.to_continuous_buffer().len(), wire.len());
 
-    let mut g = c.benchmark_group("publish_decode");
-    g.bench_function("pubzub-core", |b| {
+    let decode_ours = {
         let mut decoder = Decoder::default();
         decoder.set_version(ProtocolVersion::V5);
-        b.iter(|| {
+        let wire = wire.clone();
+        move || {
             let mut buf = BytesMut::from(black_box(&wire[..]));
-            black_box(decoder.decode(&mut buf).expect("valid"))
-        })
-    });
-    g.bench_function("mqtt-proto", |b| {
-        b.iter(|| black_box(mqtt_proto::v5::Packet::decode(black_box(&wire)).expect("valid")))
-    });
-    g.bench_function("mqtt-protocol-core", |b| {
-        b.iter(|| {
-            let body: std::sync::Arc<[u8]> = black_box(&wire[header_len..]).into();
-            black_box(mqtt::packet::v5_0::Publish::parse(flags, body).expect("valid"))
-        })
-    });
-    g.finish();
-
+            black_box(decoder.decode(&mut buf).expect("valid"));
+        }
+    };
+    let decode_proto = || {
+        black_box(mqtt_proto::v5::Packet::decode(black_box(&wire)).expect("valid"));
+    };
+    let decode_core = || {
+        let body: std::sync::Arc<[u8]> = black_box(&wire[header_len..]).into();
+        black_box(mqtt::packet::v5_0::Publish::parse(flags, body).expect("valid"));
+    };
     let packet = Packet::Publish(ours);
-    let mut g = c.benchmark_group("publish_encode");
-    g.bench_function("pubzub-core", |b| {
-        b.iter(|| {
-            let mut buf = BytesMut::new();
-            encode(black_box(&packet), ProtocolVersion::V5, &mut buf).expect("valid");
-            black_box(buf)
-        })
-    });
-    g.bench_function("mqtt-proto", |b| {
-        b.iter(|| black_box(black_box(&proto).encode().expect("valid")))
-    });
-    g.bench_function("mqtt-protocol-core", |b| {
-        b.iter(|| black_box(black_box(&core).to_continuous_buffer()))
-    });
-    g.finish();
-}
+    let encode_ours = || {
+        let mut buf = BytesMut::new();
+        encode(black_box(&packet), ProtocolVersion::V5, &mut buf).expect("valid");
+        black_box(buf);
+    };
+    let encode_proto = || {
+        black_box(black_box(&proto).encode().expect("valid"));
+    };
+    let encode_core = || {
+        black_box(black_box(&core).to_continuous_buffer());
+    };
 
-fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
+    let mut g = c.benchmark_group("publish_decode");
+    g.bench_function("pubzub-core", |b| b.iter(decode_ours.clone()));
+    g.bench_function("mqtt-proto", |b| b.iter(decode_proto));
+    g.bench_function("mqtt-protocol-core", |b| b.iter(decode_core));
+    g.finish();
+    let mut g = c.benchmark_group("publish_encode");
+    g.bench_function("pubzub-core", |b| b.iter(encode_ours));
+    g.bench_function("mqtt-proto", |b| b.iter(encode_proto));
+    g.bench_function("mqtt-protocol-core", |b| b.iter(encode_core));
+    g.finish();
     c.final_summary();
+
     report::print_ratios(
         "publish_decode",
         "pubzub-core",
@@ -91,4 +90,28 @@ fn main() {
         "pubzub-core",
         &["mqtt-proto", "mqtt-protocol-core"],
     );
+    report::paired(
+        "publish_decode",
+        "mqtt-proto",
+        decode_ours.clone(),
+        decode_proto,
+    );
+    report::paired(
+        "publish_decode",
+        "mqtt-protocol-core",
+        decode_ours,
+        decode_core,
+    );
+    report::paired("publish_encode", "mqtt-proto", encode_ours, encode_proto);
+    report::paired(
+        "publish_encode",
+        "mqtt-protocol-core",
+        encode_ours,
+        encode_core,
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
 }
