@@ -2,6 +2,7 @@
 //! against mqtt-proto and mqtt-protocol-core, in the same run. Each side starts from the same
 //! bytes (decode) or a ready packet (encode) and allocates its own output.
 
+mod paired;
 mod report;
 mod sample;
 
@@ -90,20 +91,20 @@ fn bench(c: &mut Criterion) {
         "pubzub-core",
         &["mqtt-proto", "mqtt-protocol-core"],
     );
-    report::paired(
+    paired::paired(
         "publish_decode",
         "mqtt-proto",
         decode_ours.clone(),
         decode_proto,
     );
-    report::paired(
+    paired::paired(
         "publish_decode",
         "mqtt-protocol-core",
         decode_ours,
         decode_core,
     );
-    report::paired("publish_encode", "mqtt-proto", encode_ours, encode_proto);
-    report::paired(
+    paired::paired("publish_encode", "mqtt-proto", encode_ours, encode_proto);
+    paired::paired(
         "publish_encode",
         "mqtt-protocol-core",
         encode_ours,
