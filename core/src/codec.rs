@@ -120,7 +120,7 @@ impl Decoder {
             PacketType::Auth if version.is_v5() => Packet::Auth(Auth::read(r)?),
             PacketType::Auth => return Err(DecodeError::InvalidPacketType(15)),
         };
-        // PINGREQ and PINGRESP have no body; the other readers check their own ends.
+        // Every packet ends where its remaining length says; the readers leave the check here.
         r.finish()?;
         Ok(packet)
     }

@@ -29,7 +29,7 @@ pub enum DecodeError {
     /// A field or a length prefix runs past the end of the packet.
     #[error("a field runs past the end of the packet")]
     UnexpectedEnd,
-    /// Bytes left over after the last field of a packet (or of a property section).
+    /// Bytes left over after the last field of a packet.
     #[error("{0} unexpected bytes after the end of the packet")]
     TrailingBytes(usize),
     /// A string is not well-formed UTF-8 [MQTT-1.5.4-1].

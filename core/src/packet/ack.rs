@@ -40,7 +40,6 @@ impl Ack {
                 ack.properties = AckProperties::read(r, packet)?;
             }
         }
-        r.finish()?;
         Ok(ack)
     }
 

@@ -27,7 +27,6 @@ impl Auth {
                 auth.properties = AuthProperties::read(r, PacketType::Auth)?;
             }
         }
-        r.finish()?;
         Ok(auth)
     }
 

@@ -72,7 +72,6 @@ impl ConnAck {
                 .ok_or(invalid)?;
             (reason, ConnAckProperties::default())
         };
-        r.finish()?;
         Ok(ConnAck {
             session_present: ack_flags & 1 != 0,
             reason_code,

@@ -104,7 +104,6 @@ impl Connect {
         } else {
             None
         };
-        r.finish()?;
         Ok(Connect {
             protocol,
             clean_start: flags & flag::CLEAN_START != 0,

@@ -33,7 +33,6 @@ impl Disconnect {
                 d.properties = DisconnectProperties::read(r, PacketType::Disconnect)?;
             }
         }
-        r.finish()?;
         Ok(d)
     }
 

@@ -97,7 +97,6 @@ impl UnsubAck {
         } else {
             Vec::new()
         };
-        r.finish()?;
         Ok(UnsubAck {
             packet_id,
             properties,
