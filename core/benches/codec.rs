@@ -6,7 +6,7 @@ mod paired;
 mod report;
 mod sample;
 
-use sample::{bytes_of, sample, their_publish};
+use sample::{bytes_of, fixed_header, sample, their_publish};
 
 use std::hint::black_box;
 
@@ -18,13 +18,7 @@ use pubzub_core::{Decoder, Packet, ProtocolVersion, encode};
 fn bench(c: &mut Criterion) {
     let ours = sample();
     let wire = bytes_of(&ours);
-    // mqtt-protocol-core parses the body after the fixed header: the first byte and the
-    // remaining length, whose last byte is the first without the continuation bit.
-    let header_len = 2 + wire[1..]
-        .iter()
-        .position(|b| b & 0x80 == 0)
-        .expect("remaining length");
-    let flags = wire[0] & 0x0F;
+    let (flags, header_len) = fixed_header(&wire);
 
     // All three agree on the bytes before anything is timed.
     let proto = mqtt_proto::v5::Packet::decode(&wire)

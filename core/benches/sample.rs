@@ -48,3 +48,15 @@ pub fn their_publish(p: &Publish) -> mqtt::packet::v5_0::Publish {
         .build()
         .expect("valid publish")
 }
+
+/// The fixed-header flags and the fixed header's length of an encoded packet:
+/// mqtt-protocol-core parses the body after it. The remaining length ends at the first byte
+/// without the continuation bit.
+pub fn fixed_header(wire: &[u8]) -> (u8, usize) {
+    let len_bytes = wire[1..]
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .expect("remaining length")
+        + 1;
+    (wire[0] & 0x0F, 1 + len_bytes)
+}

@@ -22,11 +22,7 @@ fn main() {
 
     let p = sample::sample();
     let wire = sample::bytes_of(&p);
-    let header_len = 2 + wire[1..]
-        .iter()
-        .position(|b| b & 0x80 == 0)
-        .expect("remaining length");
-    let flags = wire[0] & 0x0F;
+    let (flags, header_len) = sample::fixed_header(&wire);
     let proto = mqtt_proto::v5::Packet::decode(&wire)
         .expect("valid")
         .expect("whole");
