@@ -1,9 +1,157 @@
-//! pubzub-server: the central MQTT v5 broker. A skeleton until the broker lands; it already
-//! links pubzub-core so that the workspace builds and tests as one.
+//! The `pubzub-server` command: built-in defaults, `--config pubzub.toml`, then flags and
+//! `PUBZUB_*` environment variables on top.
 
-fn main() {
-    println!(
-        "pubzub-server {} (pubzub-core codec ready; broker not yet implemented)",
-        env!("CARGO_PKG_VERSION")
-    );
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use pubzub_server::Server;
+use pubzub_server::config::{Config, Setting};
+use tracing_subscriber::EnvFilter;
+
+/// pubzub's central MQTT v5 / 3.1.1 broker: WebSocket for pages, TCP and TLS for the rest.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The configuration file (TOML; see pubzub.example.toml).
+    #[arg(long, env = "PUBZUB_CONFIG")]
+    config: Option<PathBuf>,
+    /// IPv4 address of the HTTP/WebSocket listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_HTTP_IP")]
+    http_ip: Option<Setting<Ipv4Addr>>,
+    /// IPv6 address of the HTTP/WebSocket listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_HTTP_IP6")]
+    http_ip6: Option<Setting<Ipv6Addr>>,
+    /// Port of the HTTP/WebSocket listener (default 8080), or "none".
+    #[arg(long, env = "PUBZUB_HTTP_PORT")]
+    http_port: Option<Setting<u16>>,
+    /// IPv4 address of the MQTT/TCP listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_MQTT_IP")]
+    mqtt_ip: Option<Setting<Ipv4Addr>>,
+    /// IPv6 address of the MQTT/TCP listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_MQTT_IP6")]
+    mqtt_ip6: Option<Setting<Ipv6Addr>>,
+    /// Port of the MQTT/TCP listener (default 1883), or "none".
+    #[arg(long, env = "PUBZUB_MQTT_PORT")]
+    mqtt_port: Option<Setting<u16>>,
+    /// IPv4 address of the MQTT/TLS listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_MQTTS_IP")]
+    mqtts_ip: Option<Setting<Ipv4Addr>>,
+    /// IPv6 address of the MQTT/TLS listener, "any" or "none".
+    #[arg(long, env = "PUBZUB_MQTTS_IP6")]
+    mqtts_ip6: Option<Setting<Ipv6Addr>>,
+    /// Port of the MQTT/TLS listener (default 8883), or "none".
+    #[arg(long, env = "PUBZUB_MQTTS_PORT")]
+    mqtts_port: Option<Setting<u16>>,
+    /// PEM certificate chain for MQTT/TLS.
+    #[arg(long, env = "PUBZUB_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for MQTT/TLS.
+    #[arg(long, env = "PUBZUB_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Folder served at / (the demo pages).
+    #[arg(long, env = "PUBZUB_WWW_DIR")]
+    www_dir: Option<PathBuf>,
+    /// The npm package folder, served at /pkg/.
+    #[arg(long, env = "PUBZUB_PKG_DIR")]
+    pkg_dir: Option<PathBuf>,
+    /// Largest packet accepted (bytes).
+    #[arg(long, env = "PUBZUB_MAX_PACKET_SIZE")]
+    max_packet_size: Option<u32>,
+    /// Most simultaneous connections.
+    #[arg(long, env = "PUBZUB_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+}
+
+impl Args {
+    fn apply(self, c: &mut Config) {
+        c.http.ip = self.http_ip.or(c.http.ip);
+        c.http.ip6 = self.http_ip6.or(c.http.ip6);
+        c.http.port = self.http_port.or(c.http.port);
+        c.mqtt.ip = self.mqtt_ip.or(c.mqtt.ip);
+        c.mqtt.ip6 = self.mqtt_ip6.or(c.mqtt.ip6);
+        c.mqtt.port = self.mqtt_port.or(c.mqtt.port);
+        c.mqtts.ip = self.mqtts_ip.or(c.mqtts.ip);
+        c.mqtts.ip6 = self.mqtts_ip6.or(c.mqtts.ip6);
+        c.mqtts.port = self.mqtts_port.or(c.mqtts.port);
+        c.tls.cert = self.tls_cert.or(c.tls.cert.take());
+        c.tls.key = self.tls_key.or(c.tls.key.take());
+        if let Some(d) = self.www_dir {
+            c.www_dir = d;
+        }
+        if let Some(d) = self.pkg_dir {
+            c.pkg_dir = d;
+        }
+        if let Some(n) = self.max_packet_size {
+            c.limits.max_packet_size = n;
+        }
+        if let Some(n) = self.max_connections {
+            c.limits.max_connections = n;
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = match &args.config {
+        Some(path) => match Config::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("pubzub-server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    args.apply(&mut config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pubzub-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match Server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("pubzub-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

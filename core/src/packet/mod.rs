@@ -48,7 +48,7 @@ impl ProtocolVersion {
             ProtocolVersion::V5 => 5,
         }
     }
-    pub(crate) fn is_v5(self) -> bool {
+    pub fn is_v5(self) -> bool {
         self == ProtocolVersion::V5
     }
 }

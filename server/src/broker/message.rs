@@ -1,0 +1,112 @@
+//! What the broker routes (`Message`) and what it hands to a connection's writer (`Outgoing`).
+
+use std::sync::Arc;
+
+use pubzub_core::{
+    ByteStr, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionId, Timestamp, TopicName,
+};
+
+/// An application message as routed: shared by every subscriber it reaches and by the
+/// retained store, so fan-out copies a pointer, not the payload.
+#[derive(Debug)]
+pub struct Message {
+    /// Topic, payload, QoS, retain flag and the properties that travel with the message. It
+    /// never carries a packet id, a topic alias or subscription identifiers.
+    pub publish: Publish,
+    /// The client that published it, for No Local.
+    pub publisher: Option<ByteStr>,
+    pub expires_at: Option<Timestamp>,
+    /// The encoded size without per-delivery fields, to skip subscribers whose
+    /// Maximum Packet Size it exceeds before a packet id is spent on it.
+    pub wire_len: usize,
+}
+
+impl Message {
+    pub fn new(mut publish: Publish, publisher: Option<ByteStr>, now: Timestamp) -> Arc<Message> {
+        publish.dup = false;
+        publish.packet_id = None;
+        publish.properties.topic_alias = None;
+        publish.properties.subscription_identifiers.clear();
+        let expires_at = publish
+            .properties
+            .message_expiry_interval
+            .map(|secs| now.after_secs(secs));
+        let wire_len =
+            pubzub_core::encoded_len(&Packet::Publish(publish.clone()), Default::default())
+                .unwrap_or(usize::MAX);
+        Arc::new(Message {
+            publish,
+            publisher,
+            expires_at,
+            wire_len,
+        })
+    }
+
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    /// Whole seconds of life left, as the Message Expiry Interval to forward [MQTT-3.3.2-6].
+    pub fn remaining_expiry(&self, now: Timestamp) -> Option<u32> {
+        self.expires_at
+            .map(|t| u32::try_from(now.until(t).as_secs()).unwrap_or(u32::MAX))
+    }
+}
+
+/// One message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message: Arc<Message>,
+    /// Replaces the message's topic (a `bridge/<id>/X` message reaches its client as `X`).
+    pub topic: Option<TopicName>,
+    pub qos: QoS,
+    pub retain: bool,
+    pub subscription_ids: Vec<SubscriptionId>,
+}
+
+impl Delivery {
+    /// The PUBLISH packet for this delivery: the writer builds it, outside the broker's lock.
+    pub fn to_publish(
+        &self,
+        packet_id: Option<PacketId>,
+        dup: bool,
+        expiry: Option<u32>,
+    ) -> Publish {
+        let mut p = self.message.publish.clone();
+        if let Some(topic) = &self.topic {
+            p.topic = topic.clone();
+        }
+        p.qos = self.qos;
+        p.packet_id = packet_id;
+        p.dup = dup;
+        p.retain = self.retain;
+        p.properties.subscription_identifiers = self.subscription_ids.clone();
+        p.properties.message_expiry_interval = expiry;
+        p
+    }
+
+    /// An upper bound of the encoded size, checked against the client's Maximum Packet Size.
+    pub fn max_wire_len(&self) -> usize {
+        let topic_growth = self.topic.as_ref().map_or(0, |t| {
+            t.len().saturating_sub(self.message.publish.topic.len())
+        });
+        // Packet id, up to 5 bytes per subscription id, and a longer remaining length.
+        self.message
+            .wire_len
+            .saturating_add(topic_growth + 2 + 5 * self.subscription_ids.len() + 4)
+    }
+}
+
+/// What the broker asks a connection's writer to do.
+#[derive(Debug)]
+pub enum Outgoing {
+    Packet(Packet),
+    Publish {
+        delivery: Delivery,
+        packet_id: Option<PacketId>,
+        dup: bool,
+        expiry: Option<u32>,
+    },
+    /// Send DISCONNECT with this reason (v5 only) and close the connection.
+    Close(ReasonCode),
+}

@@ -1,0 +1,288 @@
+//! One client's session: its subscriptions, its outgoing QoS 1/2 window, the messages waiting
+//! for that window or for the client to come back, and its wills.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use pubzub_core::{
+    Ack, ByteStr, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionId,
+    SubscriptionKey, SubscriptionOptions, Timestamp,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::message::{Delivery, Outgoing};
+use crate::metrics::Metrics;
+
+/// Identifies one network connection; a session outlives many.
+pub type ConnId = u64;
+
+/// The broker's handle on a connected client's writer.
+#[derive(Debug)]
+pub struct Link {
+    pub conn: ConnId,
+    pub tx: UnboundedSender<Outgoing>,
+    /// QoS 0 deliveries not yet written; past the limit they are dropped for this subscriber.
+    pub qos0_queued: Arc<AtomicUsize>,
+    pub version: ProtocolVersion,
+    /// The client's Maximum Packet Size.
+    pub max_packet_size: usize,
+    /// The client's Receive Maximum: our QoS 1/2 window towards it.
+    pub receive_maximum: usize,
+}
+
+impl Link {
+    pub fn send(&self, out: Outgoing) {
+        // A closed channel means the connection is going away; the broker hears of it next.
+        let _ = self.tx.send(out);
+    }
+}
+
+/// One subscription as the session remembers it.
+#[derive(Debug, Clone)]
+pub struct SubRecord {
+    pub key: SubscriptionKey,
+    pub options: SubscriptionOptions,
+    pub id: Option<SubscriptionId>,
+}
+
+/// A QoS 1/2 message sent and not yet fully acknowledged.
+#[derive(Debug)]
+struct InFlight {
+    packet_id: PacketId,
+    delivery: Delivery,
+    /// QoS 2 after PUBREC: only PUBREL/PUBCOMP remain.
+    released: bool,
+}
+
+/// The CONNECT will or a `$client/.../will/<id>` will.
+#[derive(Debug, Clone)]
+pub struct WillMessage {
+    pub publish: Publish,
+    pub delay: u32,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: ByteStr,
+    pub routing_id: ByteStr,
+    pub link: Option<Link>,
+    pub subscriptions: HashMap<ByteStr, SubRecord>,
+    /// Seconds the session outlives its connection.
+    pub expiry_interval: u32,
+    /// Set while the client is away.
+    pub expires_at: Option<Timestamp>,
+    pub will: Option<WillMessage>,
+    /// Wills registered on `$client/<id>/will/<willId>`, by will id.
+    pub extra_wills: BTreeMap<ByteStr, WillMessage>,
+    /// The last connection ended with DISCONNECT 0x00: no will fires when the session ends.
+    pub ended_cleanly: bool,
+    inflight: VecDeque<InFlight>,
+    pending: VecDeque<Delivery>,
+    /// QoS 2 packet ids received and not yet released by PUBREL.
+    pub qos2_in: HashSet<u16>,
+    next_packet_id: u16,
+}
+
+/// What became of a delivery handed to a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Queued {
+    Sent,
+    Waiting,
+    /// Dropped (queue full, too large for the client, expired); counted by the caller.
+    Dropped,
+}
+
+impl Session {
+    pub fn new(client_id: ByteStr, routing_id: ByteStr) -> Session {
+        Session {
+            client_id,
+            routing_id,
+            link: None,
+            subscriptions: HashMap::new(),
+            expiry_interval: 0,
+            expires_at: None,
+            will: None,
+            extra_wills: BTreeMap::new(),
+            ended_cleanly: false,
+            inflight: VecDeque::new(),
+            pending: VecDeque::new(),
+            qos2_in: HashSet::new(),
+            next_packet_id: 1,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.link.is_some()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Hands `delivery` to the client now if its window allows, else queues it (bounded:
+    /// the oldest QoS 0 message goes first, then the oldest of any QoS).
+    pub fn deliver(
+        &mut self,
+        delivery: Delivery,
+        now: Timestamp,
+        max_queued: usize,
+        max_qos0: usize,
+        metrics: &Metrics,
+    ) -> Queued {
+        if let Some(link) = &self.link {
+            if delivery.max_wire_len() > link.max_packet_size {
+                // [MQTT-3.1.2-25]: never send a packet larger than the client accepts.
+                Metrics::inc(&metrics.dropped);
+                return Queued::Dropped;
+            }
+            if delivery.qos == QoS::AtMostOnce {
+                if link.qos0_queued.load(Relaxed) >= max_qos0 {
+                    Metrics::inc(&metrics.dropped);
+                    return Queued::Dropped;
+                }
+                link.qos0_queued.fetch_add(1, Relaxed);
+                let expiry = delivery.message.remaining_expiry(now);
+                link.send(Outgoing::Publish {
+                    delivery,
+                    packet_id: None,
+                    dup: false,
+                    expiry,
+                });
+                return Queued::Sent;
+            }
+            if self.pending.is_empty() && self.inflight.len() < link.receive_maximum {
+                self.send_inflight(delivery, now);
+                return Queued::Sent;
+            }
+        }
+        if self.pending.len() >= max_queued {
+            let victim = self
+                .pending
+                .iter()
+                .position(|d| d.qos == QoS::AtMostOnce)
+                .unwrap_or(0);
+            self.pending.remove(victim);
+            Metrics::inc(&metrics.dropped);
+        }
+        self.pending.push_back(delivery);
+        Queued::Waiting
+    }
+
+    fn next_packet_id(&mut self) -> PacketId {
+        loop {
+            let id = self.next_packet_id;
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            if let Some(pid) = PacketId::new(id)
+                && !self.inflight.iter().any(|f| f.packet_id == pid)
+            {
+                return pid;
+            }
+        }
+    }
+
+    fn send_inflight(&mut self, delivery: Delivery, now: Timestamp) {
+        let packet_id = self.next_packet_id();
+        if let Some(link) = &self.link {
+            link.send(Outgoing::Publish {
+                delivery: delivery.clone(),
+                packet_id: Some(packet_id),
+                dup: false,
+                expiry: delivery.message.remaining_expiry(now),
+            });
+        }
+        self.inflight.push_back(InFlight {
+            packet_id,
+            delivery,
+            released: false,
+        });
+    }
+
+    /// Sends queued messages while the client's window has room; drops expired ones.
+    pub fn flush(&mut self, now: Timestamp, max_qos0: usize, metrics: &Metrics) {
+        let Some(link) = &self.link else { return };
+        let window = link.receive_maximum;
+        let max_packet_size = link.max_packet_size;
+        while self.inflight.len() < window {
+            let Some(delivery) = self.pending.pop_front() else {
+                break;
+            };
+            if delivery.message.is_expired(now) || delivery.max_wire_len() > max_packet_size {
+                Metrics::inc(&metrics.dropped);
+                continue;
+            }
+            if delivery.qos == QoS::AtMostOnce {
+                self.deliver(delivery, now, usize::MAX, max_qos0, metrics);
+            } else {
+                self.send_inflight(delivery, now);
+            }
+        }
+    }
+
+    /// Drops queued messages whose expiry has passed; returns how many.
+    pub fn expire_pending(&mut self, now: Timestamp) -> usize {
+        let before = self.pending.len();
+        self.pending.retain(|d| !d.message.is_expired(now));
+        before - self.pending.len()
+    }
+
+    /// On resume: resend every unacknowledged message in order, with DUP set, and PUBREL for
+    /// the released ones [MQTT-4.4.0-1].
+    pub fn resend_inflight(&mut self, now: Timestamp) {
+        let Some(link) = &self.link else { return };
+        for f in &self.inflight {
+            if f.released {
+                link.send(Outgoing::Packet(Packet::PubRel(Ack::new(f.packet_id))));
+            } else {
+                link.send(Outgoing::Publish {
+                    delivery: f.delivery.clone(),
+                    packet_id: Some(f.packet_id),
+                    dup: true,
+                    expiry: f.delivery.message.remaining_expiry(now),
+                });
+            }
+        }
+    }
+
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. False for an unknown id.
+    pub fn complete(&mut self, packet_id: PacketId) -> bool {
+        match self.inflight.iter().position(|f| f.packet_id == packet_id) {
+            Some(i) => {
+                self.inflight.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// PUBREC: answer PUBREL. A PUBREC with an error code ends the exchange [MQTT-4.3.3].
+    pub fn received(&mut self, ack: &Ack) {
+        let Some(i) = self
+            .inflight
+            .iter()
+            .position(|f| f.packet_id == ack.packet_id)
+        else {
+            if let Some(link) = &self.link {
+                let mut rel = Ack::new(ack.packet_id);
+                rel.reason_code = ReasonCode::PacketIdentifierNotFound;
+                link.send(Outgoing::Packet(Packet::PubRel(rel)));
+            }
+            return;
+        };
+        if ack.reason_code.is_error() {
+            self.inflight.remove(i);
+            return;
+        }
+        self.inflight[i].released = true;
+        if let Some(link) = &self.link {
+            link.send(Outgoing::Packet(Packet::PubRel(Ack::new(ack.packet_id))));
+        }
+    }
+
+    /// Clears everything owed to the client: a clean start.
+    pub fn reset_state(&mut self) {
+        self.inflight.clear();
+        self.pending.clear();
+        self.qos2_in.clear();
+    }
+}

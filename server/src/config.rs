@@ -1,0 +1,312 @@
+//! The server's configuration: built-in defaults, overridden by a TOML file, overridden by
+//! flags and `PUBZUB_*` environment variables (see `main.rs`).
+//!
+//! Listener settings follow Mosquitto and Zotonic: every listener has an IPv4 address, an IPv6
+//! address and a port, and each of them may be `"none"` to switch that part off.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole configuration file. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP: the demo pages, the npm package, `/healthz`, `/metrics` and the MQTT WebSocket
+    /// endpoint `/mqtt-transport`.
+    pub http: Listener,
+    /// MQTT over plain TCP.
+    pub mqtt: Listener,
+    /// MQTT over TLS; only started when `tls.cert` and `tls.key` are set.
+    pub mqtts: Listener,
+    pub tls: Tls,
+    /// Folder served at `/`.
+    pub www_dir: PathBuf,
+    /// The npm package folder, served at `/pkg/` (its `dist/` and `wasm/`).
+    pub pkg_dir: PathBuf,
+    pub limits: Limits,
+}
+
+/// The ports listeners use when the configuration names none.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+pub const DEFAULT_MQTT_PORT: u16 = 1883;
+pub const DEFAULT_MQTTS_PORT: u16 = 8883;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: Listener::default(),
+            mqtt: Listener::default(),
+            mqtts: Listener::default(),
+            tls: Tls::default(),
+            www_dir: PathBuf::from("www"),
+            pkg_dir: PathBuf::from("pkg-js"),
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    pub fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.http.addrs(DEFAULT_HTTP_PORT)
+    }
+
+    pub fn mqtt_addrs(&self) -> Vec<SocketAddr> {
+        self.mqtt.addrs(DEFAULT_MQTT_PORT)
+    }
+
+    /// Empty unless a certificate and a key are configured.
+    pub fn mqtts_addrs(&self) -> Vec<SocketAddr> {
+        if self.tls.cert.is_none() || self.tls.key.is_none() {
+            return Vec::new();
+        }
+        self.mqtts.addrs(DEFAULT_MQTTS_PORT)
+    }
+}
+
+/// One listener: where it binds. `ip`/`ip6`/`port` may each be "none"; an unset part takes
+/// its default (127.0.0.1, ::1, the listener's usual port).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listener {
+    pub ip: Option<Setting<Ipv4Addr>>,
+    pub ip6: Option<Setting<Ipv6Addr>>,
+    pub port: Option<Setting<u16>>,
+}
+
+impl Listener {
+    /// The addresses to bind, IPv4 first; empty when the listener is off.
+    pub fn addrs(&self, default_port: u16) -> Vec<SocketAddr> {
+        let Setting::On(port) = self.port.unwrap_or(Setting::On(default_port)) else {
+            return Vec::new();
+        };
+        let v4 = self.ip.unwrap_or(Setting::On(Ipv4Addr::LOCALHOST));
+        let v6 = self.ip6.unwrap_or(Setting::On(Ipv6Addr::LOCALHOST));
+        v4.get()
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(v6.get().map(IpAddr::V6))
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()
+    }
+}
+
+/// A value, or `"none"` for "switched off". `"any"` is accepted for the unspecified address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting<T> {
+    On(T),
+    Off,
+}
+
+impl<T: Copy> Setting<T> {
+    pub fn get(&self) -> Option<T> {
+        match self {
+            Setting::On(v) => Some(*v),
+            Setting::Off => None,
+        }
+    }
+}
+
+/// How a setting is written: a value, "none", or (for addresses) "any".
+pub trait SettingValue: Sized {
+    fn parse_setting(s: &str) -> Result<Self, String>;
+}
+
+impl SettingValue for Ipv4Addr {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s == "any" {
+            return Ok(Ipv4Addr::UNSPECIFIED);
+        }
+        s.parse().map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl SettingValue for Ipv6Addr {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s == "any" {
+            return Ok(Ipv6Addr::UNSPECIFIED);
+        }
+        s.parse().map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl SettingValue for u16 {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        s.parse().map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl<T: SettingValue> FromStr for Setting<T> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "none" {
+            Ok(Setting::Off)
+        } else {
+            T::parse_setting(s).map(Setting::On)
+        }
+    }
+}
+
+impl<'de, T: SettingValue> Deserialize<'de> for Setting<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Number(n) => n.to_string(),
+            Raw::Text(s) => s,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TLS certificate chain and private key (PEM files) for the `mqtts` listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// Protection against clients that take too much.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest packet accepted and announced in CONNACK (bytes).
+    pub max_packet_size: u32,
+    /// Connections past this get CONNACK 0x97 (quota exceeded) and are closed.
+    pub max_connections: usize,
+    /// Seconds a new connection has to send CONNECT.
+    pub connect_timeout: u64,
+    /// The longest keep alive (seconds) a client may ask for; longer or 0 is answered with
+    /// this value as Server Keep Alive (v5).
+    pub max_keep_alive: u16,
+    /// QoS 1 and 2 messages a client may have unacknowledged towards the server.
+    pub receive_maximum: u16,
+    /// Topic aliases a client may use towards the server.
+    pub topic_alias_maximum: u16,
+    pub max_topic_levels: usize,
+    /// Bytes.
+    pub max_topic_length: usize,
+    pub max_subscriptions_per_client: usize,
+    /// Messages per second a client may publish (a burst of as many is allowed);
+    /// 0 turns the limit off.
+    pub max_publish_rate: u32,
+    /// Messages kept for a session while its client is offline or its window is full.
+    pub max_queued_messages: usize,
+    /// QoS 0 messages waiting to be written to one connection; more are dropped for that
+    /// subscriber only.
+    pub max_outgoing_qos0: usize,
+    /// The longest session expiry interval granted (seconds); also the expiry of a 3.1.1
+    /// persistent session.
+    pub max_session_expiry: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_packet_size: 1024 * 1024,
+            max_connections: 10_000,
+            connect_timeout: 10,
+            max_keep_alive: 300,
+            receive_maximum: 100,
+            topic_alias_maximum: 64,
+            max_topic_levels: 32,
+            max_topic_length: 1024,
+            max_subscriptions_per_client: 1000,
+            max_publish_rate: 1000,
+            max_queued_messages: 1000,
+            max_outgoing_qos0: 1000,
+            max_session_expiry: 24 * 3600,
+        }
+    }
+}
+
+impl Limits {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(
+            c.mqtt_addrs(),
+            vec![
+                "127.0.0.1:1883".parse().unwrap(),
+                "[::1]:1883".parse().unwrap()
+            ]
+        );
+        assert!(c.mqtts_addrs().is_empty(), "no TLS without a certificate");
+        assert_eq!(c.limits.max_packet_size, 1024 * 1024);
+    }
+
+    #[test]
+    fn listener_parts_can_be_switched_off() {
+        let c = Config::from_toml(
+            r#"
+            [mqtt]
+            ip = "any"
+            ip6 = "none"
+            port = 1884
+            [mqtts]
+            port = "none"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.mqtt_addrs(), vec!["0.0.0.0:1884".parse().unwrap()]);
+        assert!(c.mqtts.addrs(DEFAULT_MQTTS_PORT).is_empty());
+        assert_eq!(
+            c.http_addrs().len(),
+            2,
+            "an absent section keeps its defaults"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::from_toml("[mqtt]\nprot = 1\n").unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+}

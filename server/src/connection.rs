@@ -1,0 +1,422 @@
+//! One client connection, whatever it runs over: decode packets from the inbound bytes, hand
+//! them to the broker, and write what the broker queues for this client.
+//!
+//! The reader (this task) owns the connection-level state: the protocol version, keep alive,
+//! the client's topic aliases and its publish rate. A writer task drains the outgoing channel,
+//! encoding everything that is ready into one buffer per write.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pubzub_core::{
+    ConnAck, DecodeError, Decoder, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode,
+    TopicName, encode,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::broker::{Accepted, Ending, Outgoing};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::transport::{Inbound, Outbound};
+
+/// Bytes gathered into one write when several packets are ready.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Why the connection ends, for the log line and the broker.
+enum Close {
+    /// DISCONNECT from the client, or the stream ended.
+    Client(Ending, Option<u32>),
+    /// The broker or the writer closed it (takeover, shutdown, socket error).
+    Server,
+    /// Malformed or forbidden input: DISCONNECT with this code (v5), then close.
+    Violation(ReasonCode, String),
+}
+
+/// Serves one connection until it ends. Never panics on input.
+pub async fn serve<I: Inbound, O: Outbound>(
+    hub: Arc<Hub>,
+    inbound: I,
+    outbound: O,
+    peer: SocketAddr,
+) {
+    hub.metrics.connections.fetch_add(1, Relaxed);
+    Metrics::inc(&hub.metrics.connections_total);
+    run(&hub, inbound, outbound, peer).await;
+    hub.metrics.connections.fetch_sub(1, Relaxed);
+}
+
+async fn run<I: Inbound, O: Outbound>(
+    hub: &Arc<Hub>,
+    mut inbound: I,
+    outbound: O,
+    peer: SocketAddr,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut decoder = Decoder::new(hub.limits.max_packet_size);
+    let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder).await {
+        Ok(connect) => connect,
+        Err(refusal) => {
+            if let Some((code, version)) = refusal {
+                Metrics::inc(&hub.metrics.protocol_errors);
+                tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
+                let mut out = BytesMut::new();
+                let ack = ConnAck {
+                    reason_code: code,
+                    ..ConnAck::default()
+                };
+                if encode(&Packet::ConnAck(ack), version, &mut out).is_ok() {
+                    let mut outbound = outbound;
+                    let _ = outbound.send(out.freeze()).await;
+                    outbound.close().await;
+                }
+            }
+            return;
+        }
+    };
+    let version = connect.protocol;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let qos0 = Arc::new(AtomicUsize::new(0));
+    let (done_tx, mut done_rx) = oneshot::channel::<()>();
+    let writer = tokio::spawn(write_loop(
+        rx,
+        outbound,
+        version,
+        qos0.clone(),
+        hub.metrics.clone(),
+        done_tx,
+    ));
+
+    let now = hub.now();
+    let accepted = hub.broker().connect(connect, tx.clone(), qos0, now);
+    let Ok(accepted) = accepted else {
+        drop(tx);
+        let _ = writer.await;
+        return;
+    };
+    tracing::debug!(%peer, client = %accepted.client_id, "connected");
+    let mut conn = Conn {
+        hub,
+        accepted: &accepted,
+        tx: &tx,
+        aliases: HashMap::new(),
+        rate: RateLimit::new(hub.limits.max_publish_rate),
+    };
+    let keep_alive = (accepted.keep_alive > 0)
+        .then(|| Duration::from_millis(u64::from(accepted.keep_alive) * 1500));
+
+    let close = 'conn: loop {
+        // Every packet already buffered first; then wait for more bytes.
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(packet)) => {
+                    if let Some(close) = conn.handle(packet) {
+                        break 'conn close;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => break 'conn Close::Violation(e.reason_code(), e.to_string()),
+            }
+        }
+        let deadline = keep_alive.map(|d| Instant::now() + d);
+        let read = tokio::select! {
+            read = inbound.recv(&mut buf) => read,
+            _ = &mut done_rx => break Close::Server,
+            _ = sleep_until(deadline) => {
+                break Close::Violation(ReasonCode::KeepAliveTimeout, "keep alive timeout".into())
+            }
+        };
+        match read {
+            Ok(0) => break Close::Client(Ending::Lost, None),
+            Ok(n) => Metrics::add(&hub.metrics.bytes_in, n as u64),
+            Err(e) => {
+                tracing::debug!(%peer, "read failed: {e}");
+                break Close::Client(Ending::Lost, None);
+            }
+        }
+    };
+
+    let now = hub.now();
+    let client = &accepted.client_id;
+    {
+        let mut broker = hub.broker();
+        match close {
+            Close::Client(ending, expiry) => {
+                broker.disconnected(client, accepted.conn, ending, expiry, now)
+            }
+            Close::Server => broker.disconnected(client, accepted.conn, Ending::Lost, None, now),
+            Close::Violation(code, why) => {
+                Metrics::inc(&hub.metrics.protocol_errors);
+                tracing::info!(%peer, %client, "closing connection: {why} (reason {:#04x})", code as u8);
+                broker.kick(client, accepted.conn, code);
+                broker.disconnected(client, accepted.conn, Ending::Lost, None, now);
+            }
+        }
+    }
+    drop(conn);
+    drop(tx);
+    // Let the writer flush what is queued (a DISCONNECT, say), but not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads until the first packet, which must be CONNECT, within the connect timeout.
+/// `Err(Some(..))`: answer CONNACK with that code in that version; `Err(None)`: just close.
+async fn read_connect<I: Inbound>(
+    hub: &Hub,
+    inbound: &mut I,
+    buf: &mut BytesMut,
+    decoder: &mut Decoder,
+) -> Result<pubzub_core::Connect, Option<(ReasonCode, ProtocolVersion)>> {
+    let deadline = Instant::now() + hub.limits.connect_timeout();
+    loop {
+        match decoder.decode(buf) {
+            Ok(Some(Packet::Connect(c))) => return Ok(*c),
+            Ok(Some(_)) => return Err(None), // [MQTT-3.1.0-1]
+            Ok(None) => {}
+            Err(e @ DecodeError::UnsupportedProtocolVersion(_)) => {
+                return Err(Some((e.reason_code(), ProtocolVersion::V311)));
+            }
+            Err(e) => return Err(Some((e.reason_code(), decoder.version()))),
+        }
+        match tokio::time::timeout_at(deadline, inbound.recv(buf)).await {
+            Ok(Ok(n)) if n > 0 => Metrics::add(&hub.metrics.bytes_in, n as u64),
+            _ => return Err(None),
+        }
+    }
+}
+
+/// The per-connection state the reader keeps between packets.
+struct Conn<'a> {
+    hub: &'a Hub,
+    accepted: &'a Accepted,
+    tx: &'a mpsc::UnboundedSender<Outgoing>,
+    /// The client's topic aliases [MQTT-3.3.2.3.4].
+    aliases: HashMap<u16, TopicName>,
+    rate: RateLimit,
+}
+
+impl Conn<'_> {
+    fn handle(&mut self, packet: Packet) -> Option<Close> {
+        let client = &self.accepted.client_id;
+        let conn = self.accepted.conn;
+        let now = self.hub.now();
+        match packet {
+            Packet::Publish(p) => return self.publish(p),
+            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => {
+                self.hub.broker().ack(client, conn, packet, now);
+            }
+            Packet::Subscribe(s) => {
+                if let Err(code) = self.hub.broker().subscribe(client, conn, s, now) {
+                    return Some(Close::Violation(code, "invalid SUBSCRIBE".into()));
+                }
+            }
+            Packet::Unsubscribe(u) => self.hub.broker().unsubscribe(client, conn, u),
+            Packet::PingReq => {
+                let _ = self.tx.send(Outgoing::Packet(Packet::PingResp));
+            }
+            Packet::Disconnect(d) => return Some(self.disconnect(d)),
+            other => {
+                // A second CONNECT, AUTH without an authentication method, or a packet only
+                // the server sends [MQTT-3.1.0-2].
+                return Some(Close::Violation(
+                    ReasonCode::ProtocolError,
+                    format!("unexpected {:?} from client", other.packet_type()),
+                ));
+            }
+        }
+        None
+    }
+
+    fn publish(&mut self, mut p: Publish) -> Option<Close> {
+        if let Some(alias) = p.properties.topic_alias.take() {
+            if alias.get() > self.hub.limits.topic_alias_maximum {
+                return Some(Close::Violation(
+                    ReasonCode::TopicAliasInvalid,
+                    format!("topic alias {alias} over the maximum"),
+                ));
+            }
+            if p.topic.is_empty() {
+                match self.aliases.get(&alias.get()) {
+                    Some(topic) => p.topic = topic.clone(),
+                    None => {
+                        return Some(Close::Violation(
+                            ReasonCode::ProtocolError,
+                            format!("unknown topic alias {alias}"),
+                        ));
+                    }
+                }
+            } else {
+                self.aliases.insert(alias.get(), p.topic.clone());
+            }
+        }
+        if !p.properties.subscription_identifiers.is_empty() {
+            // [MQTT-3.3.4-6]
+            return Some(Close::Violation(
+                ReasonCode::ProtocolError,
+                "subscription identifier in a client PUBLISH".into(),
+            ));
+        }
+        let now = self.hub.now();
+        if !self.rate.allow(now.0) {
+            Metrics::inc(&self.hub.metrics.dropped);
+            if let Some(id) = p.packet_id {
+                let mut ack = pubzub_core::Ack::new(id);
+                ack.reason_code = ReasonCode::MessageRateTooHigh;
+                let packet = if p.qos == QoS::AtLeastOnce {
+                    Packet::PubAck(ack)
+                } else {
+                    Packet::PubRec(ack)
+                };
+                let _ = self.tx.send(Outgoing::Packet(packet));
+            }
+            return None;
+        }
+        let client = &self.accepted.client_id;
+        match self
+            .hub
+            .broker()
+            .publish(client, self.accepted.conn, p, now)
+        {
+            Ok(()) => None,
+            Err(code) => Some(Close::Violation(
+                code,
+                "too many unacknowledged QoS 2 messages".into(),
+            )),
+        }
+    }
+
+    fn disconnect(&self, d: Disconnect) -> Close {
+        let expiry = d.properties.session_expiry_interval;
+        if self.accepted.session_expiry == 0 && expiry.is_some_and(|e| e > 0) {
+            // [MQTT-3.14.2-2]
+            return Close::Violation(
+                ReasonCode::ProtocolError,
+                "DISCONNECT raised a zero session expiry".into(),
+            );
+        }
+        let ending = match d.reason_code {
+            ReasonCode::Success => Ending::Normal,
+            ReasonCode::DisconnectWithWillMessage => Ending::WithWill,
+            _ => Ending::Lost,
+        };
+        Close::Client(ending, expiry)
+    }
+}
+
+/// A token bucket: `rate` publishes a second, bursts of up to `rate`.
+struct RateLimit {
+    rate: u32,
+    tokens: f64,
+    last_ms: u64,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> RateLimit {
+        RateLimit {
+            rate,
+            tokens: f64::from(rate),
+            last_ms: 0,
+        }
+    }
+
+    fn allow(&mut self, now_ms: u64) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = now_ms;
+        let rate = f64::from(self.rate);
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Encodes and writes what the broker queues, batching whatever is ready. Ends on
+/// `Outgoing::Close`, on a write error, or when every sender is gone; `done` tells the reader.
+async fn write_loop<O: Outbound>(
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut out: O,
+    version: ProtocolVersion,
+    qos0_queued: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+    done: oneshot::Sender<()>,
+) {
+    let mut buf = BytesMut::with_capacity(8192);
+    'write: while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut closing = false;
+        while let Some(item) = next.take() {
+            closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics);
+            if closing || buf.len() >= WRITE_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !buf.is_empty() {
+            let bytes = buf.split().freeze();
+            Metrics::add(&metrics.bytes_out, bytes.len() as u64);
+            if out.send(bytes).await.is_err() {
+                break 'write;
+            }
+        }
+        if closing {
+            break;
+        }
+    }
+    out.close().await;
+    drop(done);
+}
+
+/// Appends one outgoing item; true when it closes the connection.
+fn encode_outgoing(
+    item: Outgoing,
+    version: ProtocolVersion,
+    buf: &mut BytesMut,
+    qos0_queued: &AtomicUsize,
+    metrics: &Metrics,
+) -> bool {
+    let (packet, closing) = match item {
+        Outgoing::Packet(p) => (p, false),
+        Outgoing::Publish {
+            delivery,
+            packet_id,
+            dup,
+            expiry,
+        } => {
+            if packet_id.is_none() {
+                qos0_queued.fetch_sub(1, Relaxed);
+            }
+            Metrics::inc(&metrics.messages_out);
+            (
+                Packet::Publish(delivery.to_publish(packet_id, dup, expiry)),
+                false,
+            )
+        }
+        Outgoing::Close(code) => {
+            if !version.is_v5() {
+                return true;
+            }
+            (Packet::Disconnect(Disconnect::new(code)), true)
+        }
+    };
+    if let Err(e) = encode(&packet, version, buf) {
+        tracing::warn!("dropping an unencodable {:?}: {e}", packet.packet_type());
+    }
+    closing
+}

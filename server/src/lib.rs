@@ -1,0 +1,185 @@
+//! pubzub-server: the central MQTT v5 / 3.1.1 broker of pubzub.
+//!
+//! Browsers connect over WebSocket (`/mqtt-transport`, binary frames, subprotocol `mqtt`),
+//! every other MQTT client over TCP or TLS; all three share one connection handler and one
+//! broker. The codec and the subscription tree are pubzub-core's.
+//!
+//! # Layout
+//! - [`config`]: the configuration file, its defaults and listener settings.
+//! - [`broker`]: sessions, routing, retained messages, wills; synchronous and socket-free.
+//! - [`connection`]: one client connection: decode, hand to the broker, write what it queues.
+//! - [`transport`]: TCP/TLS streams and WebSockets as plain byte pipes.
+//! - [`listen`]: accept loops and the HTTP application.
+//! - [`hub`]: the state every connection shares, and the broker's timer.
+//! - [`metrics`]: counters for `/metrics`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), pubzub_server::ServerError> {
+//! let mut config = pubzub_server::config::Config::default();
+//! config.mqtt.port = Some("1884".parse().unwrap());
+//! let server = pubzub_server::Server::start(config).await?;
+//! println!("MQTT on {:?}", server.mqtt_addrs());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod hub;
+pub mod listen;
+pub mod metrics;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::hub::Hub;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] listen::TlsError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+}
+
+/// A running server. Dropping it without [`shutdown`](Server::shutdown) leaves the listeners
+/// running until the runtime ends.
+pub struct Server {
+    hub: Arc<Hub>,
+    http: Vec<SocketAddr>,
+    mqtt: Vec<SocketAddr>,
+    mqtts: Vec<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Binds every configured listener and starts serving. Port 0 picks a free port; the
+    /// addresses actually bound are in [`http_addrs`](Server::http_addrs) and friends.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        let hub = Hub::new(config.limits.clone());
+        hub.spawn_ticker();
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        let app = listen::http_app(hub.clone(), &config.www_dir, &config.pkg_dir);
+
+        let mut http = Vec::new();
+        for listener in bind(&config.http_addrs()).await? {
+            http.push(local_addr(&listener)?);
+            let (app, stop_rx) = (app.clone(), stop_rx.clone());
+            tasks.spawn(async move {
+                if let Err(e) = listen::http(listener, app, stop_rx).await {
+                    tracing::error!("HTTP listener failed: {e}");
+                }
+            });
+        }
+        let mut mqtt = Vec::new();
+        for listener in bind(&config.mqtt_addrs()).await? {
+            mqtt.push(local_addr(&listener)?);
+            tasks.spawn(listen::mqtt(listener, hub.clone(), None, stop_rx.clone()));
+        }
+        let mut mqtts = Vec::new();
+        if let Some(tls) = tls {
+            for listener in bind(&config.mqtts_addrs()).await? {
+                mqtts.push(local_addr(&listener)?);
+                tasks.spawn(listen::mqtt(
+                    listener,
+                    hub.clone(),
+                    Some(tls.clone()),
+                    stop_rx.clone(),
+                ));
+            }
+        }
+        for (name, addrs) in [("http", &http), ("mqtt", &mqtt), ("mqtts", &mqtts)] {
+            for addr in addrs {
+                tracing::info!("{name} listening on {addr}");
+            }
+        }
+        Ok(Server {
+            hub,
+            http,
+            mqtt,
+            mqtts,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn http_addrs(&self) -> &[SocketAddr] {
+        &self.http
+    }
+
+    pub fn mqtt_addrs(&self) -> &[SocketAddr] {
+        &self.mqtt
+    }
+
+    pub fn mqtts_addrs(&self) -> &[SocketAddr] {
+        &self.mqtts
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.hub.metrics
+    }
+
+    /// Stops accepting, sends DISCONNECT 0x8B to v5 clients, fires the wills that must fire,
+    /// and waits (up to 5 s) for the connections to close.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let now = self.hub.now();
+        self.hub.broker().shutdown(now);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.hub.metrics.connections.load(Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+    }
+}
+
+/// Binds every address; an IPv6 address the machine lacks is skipped with a warning, any other
+/// failure is an error.
+async fn bind(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, ServerError> {
+    let mut listeners = Vec::new();
+    for &addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if addr.is_ipv6() && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                tracing::warn!("skipping {addr}: {e}");
+            }
+            Err(source) => return Err(ServerError::Bind { addr, source }),
+        }
+    }
+    Ok(listeners)
+}
+
+fn local_addr(l: &TcpListener) -> Result<SocketAddr, ServerError> {
+    l.local_addr().map_err(|source| ServerError::Bind {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })
+}

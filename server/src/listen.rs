@@ -1,0 +1,174 @@
+//! Accept loops: MQTT over TCP, MQTT over TLS, and HTTP (pages, health, metrics, and MQTT over
+//! WebSocket). Each accepted connection runs [`connection::serve`] in its own task.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures_util::StreamExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, pki_types};
+use tower_http::services::ServeDir;
+
+use crate::connection;
+use crate::hub::Hub;
+use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
+
+/// The WebSocket endpoint browsers connect to.
+pub const MQTT_WS_PATH: &str = "/mqtt-transport";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read TLS certificate {path}: {source}")]
+    Cert {
+        path: String,
+        source: pki_types::pem::Error,
+    },
+    #[error("cannot read TLS key {path}: {source}")]
+    Key {
+        path: String,
+        source: pki_types::pem::Error,
+    },
+    #[error("TLS configuration refused: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A TLS acceptor for a PEM certificate chain and private key.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+    use pki_types::pem::PemObject;
+    let certs = pki_types::CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsError::Cert {
+            path: cert.display().to_string(),
+            source,
+        })?;
+    let key = pki_types::PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Key {
+        path: key.display().to_string(),
+        source,
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts MQTT over TCP (or TLS, with `tls`) until `stop` turns true.
+pub async fn mqtt(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the others.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_stream(stream, peer, hub.clone(), tls.clone()));
+    }
+}
+
+async fn serve_stream(
+    stream: TcpStream,
+    peer: SocketAddr,
+    hub: Arc<Hub>,
+    tls: Option<TlsAcceptor>,
+) {
+    match tls {
+        None => {
+            let (r, w) = stream.into_split();
+            connection::serve(hub, StreamIn(r), StreamOut(w), peer).await;
+        }
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(hub.limits.connect_timeout(), acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(tls)) => {
+                    let (r, w) = tokio::io::split(tls);
+                    connection::serve(hub, StreamIn(r), StreamOut(w), peer).await;
+                }
+                Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
+                Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    hub: Arc<Hub>,
+}
+
+/// The HTTP application: MQTT over WebSocket, `/healthz`, `/metrics`, the npm package under
+/// `/pkg/` and the demo pages at `/`.
+pub fn http_app(hub: Arc<Hub>, www_dir: &Path, pkg_dir: &Path) -> Router {
+    Router::new()
+        .route(MQTT_WS_PATH, get(websocket))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .fallback_service(ServeDir::new(www_dir))
+        .with_state(HttpState { hub })
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.hub.metrics.render(),
+    )
+}
+
+async fn websocket(
+    ws: WebSocketUpgrade,
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    // Room for the largest packet plus the frame header; MQTT does its own size check.
+    let max = state.hub.limits.max_packet_size as usize + 16;
+    ws.protocols(["mqtt"])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            connection::serve(state.hub, WsIn(stream), WsOut(sink), peer).await;
+        })
+}
+
+/// Serves HTTP until `stop` turns true.
+pub async fn http(
+    listener: TcpListener,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stopped(&mut stop).await })
+    .await
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
