@@ -408,12 +408,10 @@ fn encode_outgoing(
                 false,
             )
         }
-        Outgoing::Close(code) => {
-            if !version.is_v5() {
-                return true;
-            }
-            (Packet::Disconnect(Disconnect::new(code)), true)
-        }
+        Outgoing::Close(code) => match code {
+            Some(code) if version.is_v5() => (Packet::Disconnect(Disconnect::new(code)), true),
+            _ => return true,
+        },
     };
     if let Err(e) = encode(&packet, version, buf) {
         tracing::warn!("dropping an unencodable {:?}: {e}", packet.packet_type());

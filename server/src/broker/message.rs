@@ -107,6 +107,6 @@ pub enum Outgoing {
         dup: bool,
         expiry: Option<u32>,
     },
-    /// Send DISCONNECT with this reason (v5 only) and close the connection.
-    Close(ReasonCode),
+    /// Send DISCONNECT with this reason (v5 only, if any) and close the connection.
+    Close(Option<ReasonCode>),
 }

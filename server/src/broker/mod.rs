@@ -128,7 +128,8 @@ impl Broker {
                 ..ConnAck::default()
             };
             let _ = tx.send(Outgoing::Packet(Packet::ConnAck(ack)));
-            let _ = tx.send(Outgoing::Close(code));
+            // No DISCONNECT after a refusing CONNACK [MQTT-3.2.2-7].
+            let _ = tx.send(Outgoing::Close(None));
             Err(code)
         };
         if self.connected >= self.limits.max_connections {
@@ -186,7 +187,7 @@ impl Broker {
         let mut session_present = false;
         if let Some(mut old) = self.sessions.remove(&client_id) {
             let had_link = old.link.take().inspect(|link| {
-                link.send(Outgoing::Close(ReasonCode::SessionTakenOver));
+                link.send(Outgoing::Close(Some(ReasonCode::SessionTakenOver)));
             });
             if had_link.is_some() {
                 self.connected -= 1;
@@ -809,7 +810,7 @@ impl Broker {
             .collect();
         for (client, conn) in clients {
             if let Some(link) = self.linked(&client, conn).and_then(|s| s.link.as_ref()) {
-                link.send(Outgoing::Close(ReasonCode::ServerShuttingDown));
+                link.send(Outgoing::Close(Some(ReasonCode::ServerShuttingDown)));
             }
             self.disconnected(&client, conn, Ending::Lost, Some(0), now);
         }
@@ -822,7 +823,7 @@ impl Broker {
     /// Sends DISCONNECT with `code` to a v5 client and closes its connection.
     pub fn kick(&mut self, client_id: &ByteStr, conn: ConnId, code: ReasonCode) {
         if let Some(link) = self.linked(client_id, conn).and_then(|s| s.link.as_ref()) {
-            link.send(Outgoing::Close(code));
+            link.send(Outgoing::Close(Some(code)));
         }
     }
 

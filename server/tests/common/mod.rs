@@ -1,0 +1,255 @@
+//! Test harness: the real server on 127.0.0.1 with free ports, real rumqttc clients, and a raw
+//! socket client for byte-level checks.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pubzub_server::Server;
+use pubzub_server::config::{Config, Setting};
+use rumqttc::v5::mqttbytes::v5::{ConnAck, Packet, Publish};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+pub use rumqttc::v5::mqttbytes::QoS;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure something does not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub mqtt: SocketAddr,
+    pub http: SocketAddr,
+    pub mqtts: Option<SocketAddr>,
+}
+
+/// The server with default limits on free loopback ports (IPv4 only, no TLS).
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let mut config = Config::default();
+    for l in [&mut config.http, &mut config.mqtt, &mut config.mqtts] {
+        l.ip6 = Some(Setting::Off);
+        l.port = Some(Setting::On(0));
+    }
+    adjust(&mut config);
+    let server = Server::start(config).await.expect("server starts");
+    TestServer {
+        mqtt: server.mqtt_addrs()[0],
+        http: server.http_addrs()[0],
+        mqtts: server.mqtts_addrs().first().copied(),
+        server: Some(server),
+    }
+}
+
+impl TestServer {
+    pub fn metrics(&self) -> String {
+        self.server.as_ref().expect("running").metrics().render()
+    }
+
+    /// The value of one metric line, e.g. `metric("pubzub_dropped_messages_total")`.
+    pub fn metric(&self, name: &str) -> i64 {
+        let text = self.metrics();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+    }
+}
+
+/// A rumqttc v5 client whose event loop runs in a task; incoming packets arrive on a channel.
+pub struct V5 {
+    pub client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<Result<Packet, String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub fn v5_options(addr: SocketAddr, id: &str) -> MqttOptions {
+    let mut o = MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    o.set_keep_alive(Duration::from_secs(30));
+    o
+}
+
+impl V5 {
+    /// Connects and returns the CONNACK.
+    pub async fn connect(options: MqttOptions) -> (V5, ConnAck) {
+        let (client, mut eventloop) = AsyncClient::new(options, 100);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(p)) => {
+                        if tx.send(Ok(p)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Event::Outgoing(_)) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        break;
+                    }
+                }
+            }
+        });
+        let mut c = V5 { client, rx, task };
+        match c.next().await {
+            Packet::ConnAck(ack) => (c, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    pub async fn simple(addr: SocketAddr, id: &str) -> V5 {
+        V5::connect(v5_options(addr, id)).await.0
+    }
+
+    /// The next packet from the server; panics after [`WAIT`] or on a connection error.
+    pub async fn next(&mut self) -> Packet {
+        match tokio::time::timeout(WAIT, self.rx.recv()).await {
+            Ok(Some(Ok(p))) => p,
+            Ok(Some(Err(e))) => panic!("connection error: {e}"),
+            Ok(None) => panic!("event loop ended"),
+            Err(_) => panic!("nothing arrived within {WAIT:?}"),
+        }
+    }
+
+    /// The next PUBLISH, skipping acks.
+    pub async fn publish(&mut self) -> Publish {
+        loop {
+            if let Packet::Publish(p) = self.next().await {
+                return p;
+            }
+        }
+    }
+
+    /// The next packet that is not a PUBLISH ack or PINGRESP (SUBACK, UNSUBACK, DISCONNECT...).
+    pub async fn control(&mut self) -> Packet {
+        loop {
+            match self.next().await {
+                Packet::PubAck(_)
+                | Packet::PubComp(_)
+                | Packet::PubRec(_)
+                | Packet::PingResp(_) => {}
+                p => return p,
+            }
+        }
+    }
+
+    /// The next packet or connection error.
+    pub async fn next_event(&mut self) -> Result<Packet, String> {
+        match tokio::time::timeout(WAIT, self.rx.recv()).await {
+            Ok(Some(r)) => r,
+            Ok(None) => Err("event loop ended".into()),
+            Err(_) => panic!("nothing arrived within {WAIT:?}"),
+        }
+    }
+
+    /// Asserts that no PUBLISH arrives for [`QUIET`].
+    pub async fn no_publish(&mut self) {
+        let deadline = tokio::time::Instant::now() + QUIET;
+        while let Ok(Some(got)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            if let Ok(Packet::Publish(p)) = got {
+                panic!("unexpected PUBLISH {p:?}");
+            }
+        }
+    }
+
+    /// Subscribes and waits for the SUBACK; returns its reason codes.
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Packet {
+        self.client.subscribe(filter, qos).await.expect("queued");
+        self.control().await
+    }
+
+    /// Drops the connection without DISCONNECT (the socket just closes).
+    pub fn kill(self) {
+        self.task.abort();
+    }
+
+    pub async fn disconnect(mut self) {
+        self.client.disconnect().await.expect("queued");
+        // The event loop reports the closed connection once DISCONNECT is written.
+        let _ = tokio::time::timeout(WAIT, async { while self.rx.recv().await.is_some() {} }).await;
+    }
+}
+
+/// A raw MQTT connection: bytes in, packets out, with pubzub-core's codec. For checks
+/// rumqttc cannot make (malformed input, exact flags).
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+    decoder: pubzub_core::Decoder,
+    version: pubzub_core::ProtocolVersion,
+}
+
+impl Raw {
+    pub async fn open(addr: SocketAddr) -> Raw {
+        Raw {
+            stream: TcpStream::connect(addr).await.expect("connects"),
+            buf: BytesMut::new(),
+            decoder: pubzub_core::Decoder::new(u32::MAX),
+            version: pubzub_core::ProtocolVersion::V5,
+        }
+    }
+
+    pub fn set_version(&mut self, v: pubzub_core::ProtocolVersion) {
+        self.version = v;
+        self.decoder.set_version(v);
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        // The server may already have closed; a failed write shows up in `recv`.
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    pub async fn send(&mut self, packet: pubzub_core::Packet) {
+        let mut out = BytesMut::new();
+        pubzub_core::encode(&packet, self.version, &mut out).expect("encodable");
+        self.send_bytes(&out).await;
+    }
+
+    /// The next packet, or `None` when the server closes the connection.
+    pub async fn recv(&mut self) -> Option<pubzub_core::Packet> {
+        loop {
+            if let Some(p) = self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("server sends valid packets")
+            {
+                return Some(p);
+            }
+            let n = tokio::time::timeout(WAIT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("server answers or closes in time");
+            match n {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Sends a v5 CONNECT with this client id and returns the CONNACK.
+    pub async fn connect(addr: SocketAddr, client_id: &str) -> (Raw, pubzub_core::ConnAck) {
+        let mut raw = Raw::open(addr).await;
+        let connect = pubzub_core::Connect {
+            protocol: pubzub_core::ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: 30,
+            client_id: client_id.into(),
+            will: None,
+            username: None,
+            password: None,
+            properties: Default::default(),
+        };
+        raw.send(pubzub_core::Packet::Connect(Box::new(connect)))
+            .await;
+        match raw.recv().await {
+            Some(pubzub_core::Packet::ConnAck(a)) => (raw, a),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+}

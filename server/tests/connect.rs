@@ -1,0 +1,120 @@
+//! CONNECT and CONNACK: assigned ids, announced limits, takeover, connect timeout.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Raw, V5, v5_options};
+use pubzub_core::{Packet, ReasonCode};
+
+#[tokio::test]
+async fn connack_announces_ids_and_limits() {
+    let s = common::start().await;
+    let (_raw, ack) = Raw::connect(s.mqtt, "").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert!(!ack.session_present);
+    let p = &ack.properties;
+    let assigned = p.assigned_client_identifier.as_ref().expect("assigned id");
+    assert_eq!(assigned.len(), 20);
+    assert!(assigned.chars().all(|c| c.is_ascii_alphanumeric()));
+    let routing = p
+        .user_properties
+        .iter()
+        .find(|(k, _)| k.as_str() == "cotonic-routing-id")
+        .map(|(_, v)| v.clone())
+        .expect("routing id");
+    assert_eq!(routing.len(), 20);
+    assert_ne!(routing, *assigned);
+    assert_eq!(p.receive_maximum.map(|n| n.get()), Some(100));
+    assert_eq!(p.maximum_packet_size.map(|n| n.get()), Some(1024 * 1024));
+    assert_eq!(p.topic_alias_maximum, Some(64));
+    assert_eq!(p.retain_available, Some(true));
+    assert_eq!(p.wildcard_subscription_available, Some(true));
+    assert_eq!(p.subscription_identifiers_available, Some(true));
+    assert_eq!(p.shared_subscription_available, Some(true));
+}
+
+#[tokio::test]
+async fn server_keep_alive_caps_a_long_keep_alive() {
+    let s = common::start().await;
+    let mut o = v5_options(s.mqtt, "sleepy");
+    o.set_keep_alive(Duration::from_secs(3600));
+    let (_c, ack) = V5::connect(o).await;
+    let props = ack.properties.expect("v5 properties");
+    assert_eq!(props.server_keep_alive, Some(300));
+    // rumqttc reads the routing id as a user property too.
+    assert!(
+        props
+            .user_properties
+            .iter()
+            .any(|(k, _)| k == "cotonic-routing-id")
+    );
+}
+
+#[tokio::test]
+async fn second_connection_takes_the_session_over() {
+    let s = common::start().await;
+    let (mut first, _) = Raw::connect(s.mqtt, "twin").await;
+    let (_second, ack) = Raw::connect(s.mqtt, "twin").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    match first.recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::SessionTakenOver),
+        other => panic!("expected DISCONNECT 0x8E, got {other:?}"),
+    }
+    assert!(
+        first.recv().await.is_none(),
+        "then the old connection closes"
+    );
+}
+
+#[tokio::test]
+async fn silent_connection_is_closed_after_the_connect_timeout() {
+    let s = common::start_with(|c| c.limits.connect_timeout = 1).await;
+    let mut raw = Raw::open(s.mqtt).await;
+    let started = std::time::Instant::now();
+    assert!(raw.recv().await.is_none());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_politely() {
+    let s = common::start_with(|c| c.limits.max_connections = 1).await;
+    let (_first, ack) = Raw::connect(s.mqtt, "one").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    let (mut second, ack) = Raw::connect(s.mqtt, "two").await;
+    assert_eq!(ack.reason_code, ReasonCode::QuotaExceeded);
+    assert!(second.recv().await.is_none());
+    assert_eq!(s.metric("pubzub_refused_connections_total"), 1);
+}
+
+#[tokio::test]
+async fn first_packet_must_be_connect() {
+    let s = common::start().await;
+    let mut raw = Raw::open(s.mqtt).await;
+    raw.send(Packet::PingReq).await;
+    assert!(raw.recv().await.is_none());
+}
+
+#[tokio::test]
+async fn unsupported_protocol_level_gets_connack_0x84() {
+    let s = common::start().await;
+    let mut raw = Raw::open(s.mqtt).await;
+    raw.set_version(pubzub_core::ProtocolVersion::V311);
+    // CONNECT, protocol name MQTT, level 9.
+    raw.send_bytes(&[
+        0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 9, 0x02, 0, 30, 0, 1, b'x',
+    ])
+    .await;
+    match raw.recv().await {
+        // 3.1.1 return code 1: unacceptable protocol version.
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(a.reason_code, ReasonCode::UnsupportedProtocolVersion)
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    assert!(raw.recv().await.is_none());
+}
