@@ -159,6 +159,30 @@ impl V5 {
         }
     }
 
+    /// Publishes at QoS 1 and waits for the PUBACK: the server has taken the message.
+    pub async fn publish_acked(&mut self, topic: &str, payload: impl Into<Vec<u8>>, retain: bool) {
+        self.publish_acked_with(topic, payload, retain, Default::default()).await;
+    }
+
+    pub async fn publish_acked_with(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Vec<u8>>,
+        retain: bool,
+        props: rumqttc::v5::mqttbytes::v5::PublishProperties,
+    ) {
+        let payload: Vec<u8> = payload.into();
+        self.client
+            .publish_with_properties(topic, QoS::AtLeastOnce, retain, payload, props)
+            .await
+            .expect("queued");
+        loop {
+            if let Packet::PubAck(_) = self.next().await {
+                return;
+            }
+        }
+    }
+
     /// Subscribes and waits for the SUBACK; returns its reason codes.
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Packet {
         self.client.subscribe(filter, qos).await.expect("queued");
