@@ -1,0 +1,195 @@
+//! Wills: the CONNECT will with its delay, and the pubzub wills on `$client/<id>/will/<willId>`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{QoS, Raw, V5, v5_options};
+use pubzub_core::{Disconnect, Packet, ReasonCode};
+use rumqttc::v5::mqttbytes::v5::{LastWill, LastWillProperties};
+
+fn with_will(addr: std::net::SocketAddr, id: &str, delay: Option<u32>, expiry: Option<u32>) -> rumqttc::v5::MqttOptions {
+    let mut o = v5_options(addr, id);
+    let props = LastWillProperties {
+        delay_interval: delay,
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: Some("text/plain".into()),
+        response_topic: None,
+        correlation_data: None,
+        user_properties: vec![],
+    };
+    o.set_last_will(LastWill::new(format!("will/{id}"), format!("{id} is gone"), QoS::AtLeastOnce, false, Some(props)));
+    o.set_session_expiry_interval(expiry);
+    o
+}
+
+async fn watcher(addr: std::net::SocketAddr) -> V5 {
+    let mut w = V5::simple(addr, "watcher").await;
+    w.subscribe("will/#", QoS::AtLeastOnce).await;
+    w
+}
+
+#[tokio::test]
+async fn will_fires_when_the_connection_is_lost() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (c, _) = V5::connect(with_will(s.mqtt, "lost", None, None)).await;
+    c.kill();
+    let got = w.publish().await;
+    assert_eq!((got.topic.as_ref(), got.payload.as_ref()), (&b"will/lost"[..], &b"lost is gone"[..]));
+    assert_eq!(got.properties.and_then(|p| p.content_type).as_deref(), Some("text/plain"));
+}
+
+#[tokio::test]
+async fn no_will_after_a_normal_disconnect() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (c, _) = V5::connect(with_will(s.mqtt, "polite", None, None)).await;
+    c.disconnect().await;
+    w.no_publish().await;
+}
+
+#[tokio::test]
+async fn disconnect_with_will_message_fires_it() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let mut raw = Raw::open(s.mqtt).await;
+    let connect = pubzub_core::Connect {
+        protocol: pubzub_core::ProtocolVersion::V5,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: "leaving".into(),
+        will: Some(pubzub_core::Will {
+            topic: "will/leaving".try_into().unwrap(),
+            payload: Bytes::from_static(b"bye"),
+            qos: pubzub_core::QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        }),
+        username: None,
+        password: None,
+        properties: Default::default(),
+    };
+    raw.send(Packet::Connect(Box::new(connect))).await;
+    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
+    raw.send(Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWillMessage))).await;
+    assert_eq!(w.publish().await.payload, "bye");
+}
+
+#[tokio::test]
+async fn will_delay_holds_the_will_back() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (c, _) = V5::connect(with_will(s.mqtt, "delayed", Some(1), Some(60))).await;
+    let lost_at = Instant::now();
+    c.kill();
+    assert_eq!(w.publish().await.topic, "will/delayed");
+    let after = lost_at.elapsed();
+    assert!(after >= Duration::from_millis(900), "published after {after:?}");
+}
+
+#[tokio::test]
+async fn reconnecting_within_the_will_delay_cancels_the_will() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (c, _) = V5::connect(with_will(s.mqtt, "flaky", Some(2), Some(60))).await;
+    c.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut o = with_will(s.mqtt, "flaky", Some(2), Some(60));
+    o.set_clean_start(false);
+    let (_back, ack) = V5::connect(o).await;
+    assert!(ack.session_present);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    w.no_publish().await;
+}
+
+#[tokio::test]
+async fn will_fires_on_keep_alive_timeout() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let mut raw = Raw::open(s.mqtt).await;
+    let connect = pubzub_core::Connect {
+        protocol: pubzub_core::ProtocolVersion::V5,
+        clean_start: true,
+        keep_alive: 1,
+        client_id: "silent".into(),
+        will: Some(pubzub_core::Will {
+            topic: "will/silent".try_into().unwrap(),
+            payload: Bytes::from_static(b"timed out"),
+            qos: pubzub_core::QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        }),
+        username: None,
+        password: None,
+        properties: Default::default(),
+    };
+    raw.send(Packet::Connect(Box::new(connect))).await;
+    let started = Instant::now();
+    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
+    // Then nothing: no PINGREQ. The server gives up after 1.5 x keep alive.
+    match raw.recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::KeepAliveTimeout),
+        other => panic!("expected DISCONNECT 0x8D, got {other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1400), "closed after {waited:?}");
+    assert_eq!(w.publish().await.payload, "timed out");
+}
+
+#[tokio::test]
+async fn takeover_publishes_the_old_connections_will() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (_old, _) = V5::connect(with_will(s.mqtt, "twin", None, None)).await;
+    let (_new, _) = V5::connect(v5_options(s.mqtt, "twin")).await;
+    assert_eq!(w.publish().await.topic, "will/twin");
+}
+
+#[tokio::test]
+async fn client_wills_fire_on_loss_and_can_be_removed() {
+    let s = common::start().await;
+    let mut w = V5::simple(s.mqtt, "watcher").await;
+    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+
+    let mut c = V5::simple(s.mqtt, "page").await;
+    let will = |who: &str| format!(r#"{{"topic":"presence/{who}","payload":{{"left":"{who}"}},"qos":1}}"#);
+    c.publish_acked("$client/page/will/a", will("a"), false).await;
+    c.publish_acked("$client/page/will/b", will("b"), false).await;
+    c.publish_acked("$client/page/will/b", "", false).await; // removed
+    c.kill();
+    let got = w.publish().await;
+    assert_eq!(got.topic, "presence/a");
+    assert_eq!(got.payload, r#"{"left":"a"}"#);
+    assert_eq!(got.properties.and_then(|p| p.content_type).as_deref(), Some("application/json"));
+    w.no_publish().await;
+}
+
+#[tokio::test]
+async fn client_wills_do_not_fire_after_a_normal_disconnect() {
+    let s = common::start().await;
+    let mut w = V5::simple(s.mqtt, "watcher").await;
+    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    let mut c = V5::simple(s.mqtt, "page").await;
+    c.publish_acked("$client/page/will/x", r#"{"topic":"presence/x","payload":"gone"}"#, false).await;
+    c.disconnect().await;
+    w.no_publish().await;
+}
+
+#[tokio::test]
+async fn wills_for_other_clients_and_bad_wills_are_refused() {
+    let s = common::start().await;
+    let mut c = V5::simple(s.mqtt, "page").await;
+    c.client.publish("$client/someone-else/will/x", QoS::AtLeastOnce, false, r#"{"topic":"t"}"#).await.unwrap();
+    c.client.publish("$client/page/will/x", QoS::AtLeastOnce, false, "not json").await.unwrap();
+    let mut reasons = Vec::new();
+    while reasons.len() < 2 {
+        if let rumqttc::v5::mqttbytes::v5::Packet::PubAck(a) = c.next().await {
+            reasons.push(a.reason);
+        }
+    }
+    use rumqttc::v5::mqttbytes::v5::PubAckReason;
+    assert_eq!(reasons, [PubAckReason::NotAuthorized, PubAckReason::PayloadFormatInvalid]);
+}
