@@ -272,7 +272,8 @@ impl Conn<'_> {
             Metrics::inc(&self.hub.metrics.dropped);
             if let Some(id) = p.packet_id {
                 let mut ack = pubzub_core::Ack::new(id);
-                ack.reason_code = ReasonCode::MessageRateTooHigh;
+                // 0x96 is a DISCONNECT code only; PUBACK and PUBREC say "quota exceeded".
+                ack.reason_code = ReasonCode::QuotaExceeded;
                 let packet = if p.qos == QoS::AtLeastOnce {
                     Packet::PubAck(ack)
                 } else {
