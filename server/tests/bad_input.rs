@@ -24,20 +24,78 @@ async fn reason_for(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<ReasonCo
 async fn malformed_packets_get_the_matching_reason_code() {
     let s = common::start_with(|c| c.limits.max_packet_size = 1000).await;
     let cases: &[(&str, &[u8], ReasonCode)] = &[
-        ("reserved packet type 0", &[0x00, 0x00], ReasonCode::MalformedPacket),
-        ("PUBLISH with QoS 3", &[0x36, 0x04, 0, 1, b't', 0], ReasonCode::MalformedPacket),
-        ("variable byte integer over 4 bytes", &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], ReasonCode::MalformedPacket),
-        ("topic that runs past the packet", &[0x30, 0x03, 0, 9, b't'], ReasonCode::MalformedPacket),
-        ("invalid UTF-8 in the topic", &[0x30, 0x04, 0, 2, 0xC3, 0x28], ReasonCode::MalformedPacket),
-        ("wildcard in a topic name", &[0x30, 0x04, 0, 1, b'#', 0], ReasonCode::TopicNameInvalid),
-        ("packet id 0", &[0x32, 0x06, 0, 1, b't', 0, 0, 0], ReasonCode::ProtocolError),
-        ("SUBSCRIBE with wrong flags", &[0x80, 0x06, 0, 1, 0, 0, 1, b'a'], ReasonCode::MalformedPacket),
-        ("SUBSCRIBE without filters", &[0x82, 0x03, 0, 1, 0], ReasonCode::ProtocolError),
-        ("packet over the maximum size", &[0x30, 0xE9, 0x07], ReasonCode::PacketTooLarge),
-        ("a second CONNECT", &[0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 30, 0, 0, 0], ReasonCode::ProtocolError),
-        ("CONNACK from a client", &[0x20, 0x03, 0, 0, 0], ReasonCode::ProtocolError),
-        ("duplicate property", &[0x30, 0x09, 0, 1, b't', 0x04, 0x01, 1, 0x01, 1, b'x'], ReasonCode::ProtocolError),
-        ("property not allowed in PUBLISH", &[0x30, 0x07, 0, 1, b't', 0x03, 0x21, 0, 1], ReasonCode::MalformedPacket),
+        (
+            "reserved packet type 0",
+            &[0x00, 0x00],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "PUBLISH with QoS 3",
+            &[0x36, 0x04, 0, 1, b't', 0],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "variable byte integer over 4 bytes",
+            &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "topic that runs past the packet",
+            &[0x30, 0x03, 0, 9, b't'],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "invalid UTF-8 in the topic",
+            &[0x30, 0x04, 0, 2, 0xC3, 0x28],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "wildcard in a topic name",
+            &[0x30, 0x04, 0, 1, b'#', 0],
+            ReasonCode::TopicNameInvalid,
+        ),
+        (
+            "packet id 0",
+            &[0x32, 0x06, 0, 1, b't', 0, 0, 0],
+            ReasonCode::ProtocolError,
+        ),
+        (
+            "SUBSCRIBE with wrong flags",
+            &[0x80, 0x06, 0, 1, 0, 0, 1, b'a'],
+            ReasonCode::MalformedPacket,
+        ),
+        (
+            "SUBSCRIBE without filters",
+            &[0x82, 0x03, 0, 1, 0],
+            ReasonCode::ProtocolError,
+        ),
+        (
+            "packet over the maximum size",
+            &[0x30, 0xE9, 0x07],
+            ReasonCode::PacketTooLarge,
+        ),
+        (
+            "a second CONNECT",
+            &[
+                0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 30, 0, 0, 0,
+            ],
+            ReasonCode::ProtocolError,
+        ),
+        (
+            "CONNACK from a client",
+            &[0x20, 0x03, 0, 0, 0],
+            ReasonCode::ProtocolError,
+        ),
+        (
+            "duplicate property",
+            &[0x30, 0x09, 0, 1, b't', 0x04, 0x01, 1, 0x01, 1, b'x'],
+            ReasonCode::ProtocolError,
+        ),
+        (
+            "property not allowed in PUBLISH",
+            &[0x30, 0x07, 0, 1, b't', 0x03, 0x21, 0, 1],
+            ReasonCode::MalformedPacket,
+        ),
     ];
     for (what, bytes, expected) in cases {
         assert_eq!(reason_for(s.mqtt, bytes).await, Some(*expected), "{what}");
@@ -69,7 +127,9 @@ async fn random_bytes_on_many_connections_do_not_disturb_a_healthy_client() {
     });
     let mut i = 0;
     while !garbage.is_finished() || i < 50 {
-        sender.publish_acked(&format!("ping/{i}"), format!("{i}"), false).await;
+        sender
+            .publish_acked(&format!("ping/{i}"), format!("{i}"), false)
+            .await;
         let got = healthy.publish().await;
         assert_eq!(got.payload, format!("{i}"), "no message lost or reordered");
         i += 1;

@@ -26,7 +26,8 @@ async fn offline_messages_wait_for_the_session_to_resume() {
 
     let mut p = V5::simple(s.mqtt, "p").await;
     for i in 0..3 {
-        p.publish_acked(&format!("news/{i}"), format!("n{i}"), false).await;
+        p.publish_acked(&format!("news/{i}"), format!("n{i}"), false)
+            .await;
     }
     let (mut c, ack) = V5::connect(persistent(s.mqtt, "mobile", false)).await;
     assert!(ack.session_present);
@@ -46,7 +47,10 @@ async fn unacknowledged_messages_are_resent_with_dup_on_resume() {
     c.subscribe("jobs/#", QoS::ExactlyOnce).await;
     let mut p = V5::simple(s.mqtt, "p").await;
     p.publish_acked("jobs/1", "a", false).await;
-    p.client.publish("jobs/2", QoS::ExactlyOnce, false, "b").await.unwrap();
+    p.client
+        .publish("jobs/2", QoS::ExactlyOnce, false, "b")
+        .await
+        .unwrap();
     let first = c.publish().await;
     let second = c.publish().await;
     assert!(!first.dup && !second.dup);
@@ -57,9 +61,15 @@ async fn unacknowledged_messages_are_resent_with_dup_on_resume() {
     let (mut c, ack) = V5::connect(o).await;
     assert!(ack.session_present);
     let again = c.publish().await;
-    assert_eq!((again.topic.as_ref(), again.pkid, again.dup), (first.topic.as_ref(), first.pkid, true));
+    assert_eq!(
+        (again.topic.as_ref(), again.pkid, again.dup),
+        (first.topic.as_ref(), first.pkid, true)
+    );
     let again = c.publish().await;
-    assert_eq!((again.topic.as_ref(), again.pkid, again.dup), (second.topic.as_ref(), second.pkid, true));
+    assert_eq!(
+        (again.topic.as_ref(), again.pkid, again.dup),
+        (second.topic.as_ref(), second.pkid, true)
+    );
 }
 
 #[tokio::test]
@@ -110,9 +120,15 @@ async fn the_offline_queue_is_bounded_and_drops_qos0_first() {
     c.disconnect().await;
 
     let mut p = V5::simple(s.mqtt, "p").await;
-    p.client.publish("q/zero-a", QoS::AtMostOnce, false, "0").await.unwrap();
+    p.client
+        .publish("q/zero-a", QoS::AtMostOnce, false, "0")
+        .await
+        .unwrap();
     p.publish_acked("q/one-a", "1", false).await;
-    p.client.publish("q/zero-b", QoS::AtMostOnce, false, "0").await.unwrap();
+    p.client
+        .publish("q/zero-b", QoS::AtMostOnce, false, "0")
+        .await
+        .unwrap();
     p.publish_acked("q/one-b", "1", false).await; // full: q/zero-a goes
     p.publish_acked("q/one-c", "1", false).await; // full: q/zero-b goes
     p.publish_acked("q/one-d", "1", false).await; // full, no QoS 0 left: the oldest goes
@@ -153,9 +169,15 @@ async fn publish_rate_and_topic_limits() {
     })
     .await;
     let mut c = V5::simple(s.mqtt, "chatty").await;
-    c.client.publish("much/too/long/topic", QoS::AtLeastOnce, false, "x").await.unwrap();
+    c.client
+        .publish("much/too/long/topic", QoS::AtLeastOnce, false, "x")
+        .await
+        .unwrap();
     for _ in 0..4 {
-        c.client.publish("t", QoS::AtLeastOnce, false, "x").await.unwrap();
+        c.client
+            .publish("t", QoS::AtLeastOnce, false, "x")
+            .await
+            .unwrap();
     }
     let mut reasons = Vec::new();
     while reasons.len() < 5 {

@@ -15,12 +15,19 @@ fn filter(path: &str, qos: QoS) -> Filter {
     Filter::new(path, qos)
 }
 
-async fn subscribe_with(c: &mut V5, filters: Vec<Filter>, id: Option<usize>) -> Vec<SubscribeReasonCode> {
+async fn subscribe_with(
+    c: &mut V5,
+    filters: Vec<Filter>,
+    id: Option<usize>,
+) -> Vec<SubscribeReasonCode> {
     let props = SubscribeProperties {
         id,
         user_properties: vec![],
     };
-    c.client.subscribe_many_with_properties(filters, props).await.unwrap();
+    c.client
+        .subscribe_many_with_properties(filters, props)
+        .await
+        .unwrap();
     match c.control().await {
         P::SubAck(a) => a.return_codes,
         other => panic!("expected SUBACK, got {other:?}"),
@@ -28,7 +35,10 @@ async fn subscribe_with(c: &mut V5, filters: Vec<Filter>, id: Option<usize>) -> 
 }
 
 fn sub_ids(p: &rumqttc::v5::mqttbytes::v5::Publish) -> Vec<usize> {
-    p.properties.as_ref().map(|p| p.subscription_identifiers.clone()).unwrap_or_default()
+    p.properties
+        .as_ref()
+        .map(|p| p.subscription_identifiers.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -37,7 +47,11 @@ async fn suback_grants_the_requested_qos() {
     let mut c = V5::simple(s.mqtt, "granted").await;
     let codes = subscribe_with(
         &mut c,
-        vec![filter("a", QoS::AtMostOnce), filter("b/+", QoS::AtLeastOnce), filter("c/#", QoS::ExactlyOnce)],
+        vec![
+            filter("a", QoS::AtMostOnce),
+            filter("b/+", QoS::AtLeastOnce),
+            filter("c/#", QoS::ExactlyOnce),
+        ],
         None,
     )
     .await;
@@ -58,10 +72,17 @@ async fn no_local_skips_the_publishers_own_messages() {
     let mut f = filter("talk", QoS::AtMostOnce);
     f.nolocal = true;
     subscribe_with(&mut c, vec![f], None).await;
-    c.client.publish("talk", QoS::AtMostOnce, false, "mine").await.unwrap();
+    c.client
+        .publish("talk", QoS::AtMostOnce, false, "mine")
+        .await
+        .unwrap();
     c.no_publish().await;
     let other = V5::simple(s.mqtt, "other").await;
-    other.client.publish("talk", QoS::AtMostOnce, false, "theirs").await.unwrap();
+    other
+        .client
+        .publish("talk", QoS::AtMostOnce, false, "theirs")
+        .await
+        .unwrap();
     assert_eq!(c.publish().await.payload, "theirs");
 }
 
@@ -75,9 +96,15 @@ async fn retain_as_published_keeps_the_flag_on_forwarded_messages() {
     let mut plain = V5::simple(s.mqtt, "plain").await;
     plain.subscribe("flag", QoS::AtMostOnce).await;
     let p = V5::simple(s.mqtt, "p").await;
-    p.client.publish("flag", QoS::AtMostOnce, true, "r").await.unwrap();
+    p.client
+        .publish("flag", QoS::AtMostOnce, true, "r")
+        .await
+        .unwrap();
     assert!(keep.publish().await.retain);
-    assert!(!plain.publish().await.retain, "live messages lose the flag by default [MQTT-3.3.1-12]");
+    assert!(
+        !plain.publish().await.retain,
+        "live messages lose the flag by default [MQTT-3.3.1-12]"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +145,10 @@ async fn retained_message_is_cleared_by_an_empty_payload() {
     let mut c = V5::simple(s.mqtt, "late").await;
     c.subscribe("r/#", QoS::AtMostOnce).await;
     let got = c.publish().await;
-    assert_eq!((got.topic.as_ref(), got.payload.as_ref()), (&b"r/y"[..], &[0u8, 255, 0][..]));
+    assert_eq!(
+        (got.topic.as_ref(), got.payload.as_ref()),
+        (&b"r/y"[..], &[0u8, 255, 0][..])
+    );
     c.no_publish().await;
     assert_eq!(s.metric("pubzub_retained_messages"), 1);
 }
@@ -131,14 +161,19 @@ async fn retained_message_expires_and_forwards_its_remaining_time() {
         message_expiry_interval: Some(secs),
         ..Default::default()
     };
-    p.publish_acked_with("e/short", "s", true, expiring(1)).await;
-    p.publish_acked_with("e/long", "l", true, expiring(100)).await;
+    p.publish_acked_with("e/short", "s", true, expiring(1))
+        .await;
+    p.publish_acked_with("e/long", "l", true, expiring(100))
+        .await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let mut c = V5::simple(s.mqtt, "late").await;
     c.subscribe("e/#", QoS::AtMostOnce).await;
     let got = c.publish().await;
     assert_eq!(got.topic, "e/long");
-    let left = got.properties.and_then(|p| p.message_expiry_interval).expect("expiry");
+    let left = got
+        .properties
+        .and_then(|p| p.message_expiry_interval)
+        .expect("expiry");
     assert!((97..100).contains(&left), "remaining expiry {left}");
     c.no_publish().await;
 }
@@ -150,7 +185,10 @@ async fn overlapping_subscriptions_give_one_message_with_every_identifier() {
     subscribe_with(&mut c, vec![filter("o/+", QoS::AtMostOnce)], Some(1)).await;
     subscribe_with(&mut c, vec![filter("o/#", QoS::AtLeastOnce)], Some(2)).await;
     let p = V5::simple(s.mqtt, "p").await;
-    p.client.publish("o/x", QoS::AtLeastOnce, false, "m").await.unwrap();
+    p.client
+        .publish("o/x", QoS::AtLeastOnce, false, "m")
+        .await
+        .unwrap();
     let got = c.publish().await;
     assert_eq!(got.qos, QoS::AtLeastOnce, "the highest QoS of the matches");
     let mut ids = sub_ids(&got);
@@ -170,7 +208,10 @@ async fn shared_subscriptions_take_turns() {
     all.subscribe("jobs/#", QoS::AtMostOnce).await;
     let p = V5::simple(s.mqtt, "p").await;
     for i in 0..4 {
-        p.client.publish(format!("jobs/{i}"), QoS::AtMostOnce, false, "j").await.unwrap();
+        p.client
+            .publish(format!("jobs/{i}"), QoS::AtMostOnce, false, "j")
+            .await
+            .unwrap();
     }
     let mut got_a = vec![a.publish().await.topic, a.publish().await.topic];
     let mut got_b = vec![b.publish().await.topic, b.publish().await.topic];
@@ -178,7 +219,11 @@ async fn shared_subscriptions_take_turns() {
     b.no_publish().await;
     got_a.append(&mut got_b);
     got_a.sort();
-    assert_eq!(got_a, ["jobs/0", "jobs/1", "jobs/2", "jobs/3"], "each job once");
+    assert_eq!(
+        got_a,
+        ["jobs/0", "jobs/1", "jobs/2", "jobs/3"],
+        "each job once"
+    );
     for i in 0..4 {
         assert_eq!(all.publish().await.topic, format!("jobs/{i}"));
     }
@@ -212,7 +257,10 @@ async fn unsubscribe_answers_per_filter_and_stops_delivery() {
         other => panic!("expected UNSUBACK, got {other:?}"),
     }
     let p = V5::simple(s.mqtt, "p").await;
-    p.client.publish("u/a", QoS::AtMostOnce, false, "x").await.unwrap();
+    p.client
+        .publish("u/a", QoS::AtMostOnce, false, "x")
+        .await
+        .unwrap();
     c.no_publish().await;
 }
 
@@ -226,7 +274,12 @@ async fn subscription_limits_answer_in_the_suback() {
     let mut c = V5::connect(v5_options(s.mqtt, "greedy")).await.0;
     let codes = subscribe_with(
         &mut c,
-        vec![filter("l/1", QoS::AtMostOnce), filter("a/b/c/d/e", QoS::AtMostOnce), filter("l/2", QoS::AtMostOnce), filter("l/3", QoS::AtMostOnce)],
+        vec![
+            filter("l/1", QoS::AtMostOnce),
+            filter("a/b/c/d/e", QoS::AtMostOnce),
+            filter("l/2", QoS::AtMostOnce),
+            filter("l/3", QoS::AtMostOnce),
+        ],
         None,
     )
     .await;

@@ -64,11 +64,24 @@ async fn v311_and_v5_clients_exchange_every_qos() {
     let s = common::start().await;
     let (mut sub, ack) = V4::connect(options(s.mqtt, "old-sub")).await;
     assert_eq!(ack.code, ConnectReturnCode::Success);
-    sub.client.subscribe("mix/#", QoS::ExactlyOnce).await.unwrap();
+    sub.client
+        .subscribe("mix/#", QoS::ExactlyOnce)
+        .await
+        .unwrap();
     sub.suback().await;
     let v5 = common::V5::simple(s.mqtt, "new-pub").await;
-    for (i, qos) in [common::QoS::AtMostOnce, common::QoS::AtLeastOnce, common::QoS::ExactlyOnce].into_iter().enumerate() {
-        v5.client.publish(format!("mix/{i}"), qos, false, "x").await.unwrap();
+    for (i, qos) in [
+        common::QoS::AtMostOnce,
+        common::QoS::AtLeastOnce,
+        common::QoS::ExactlyOnce,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        v5.client
+            .publish(format!("mix/{i}"), qos, false, "x")
+            .await
+            .unwrap();
         let got = sub.publish().await;
         assert_eq!((got.topic, got.qos as u8), (format!("mix/{i}"), i as u8));
     }
@@ -78,19 +91,36 @@ async fn v311_and_v5_clients_exchange_every_qos() {
 async fn v311_retained_and_will() {
     let s = common::start().await;
     let (p, _) = V4::connect(options(s.mqtt, "old-pub")).await;
-    p.client.publish("r311/a", QoS::AtLeastOnce, true, "kept").await.unwrap();
+    p.client
+        .publish("r311/a", QoS::AtLeastOnce, true, "kept")
+        .await
+        .unwrap();
     let mut o = options(s.mqtt, "doomed");
-    o.set_last_will(LastWill::new("r311/will", "doomed left", QoS::AtLeastOnce, false));
+    o.set_last_will(LastWill::new(
+        "r311/will",
+        "doomed left",
+        QoS::AtLeastOnce,
+        false,
+    ));
     let (doomed, _) = V4::connect(o).await;
 
     let (mut sub, _) = V4::connect(options(s.mqtt, "late")).await;
     tokio::time::sleep(Duration::from_millis(100)).await; // let the publisher's message land
-    sub.client.subscribe("r311/#", QoS::AtLeastOnce).await.unwrap();
+    sub.client
+        .subscribe("r311/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     let got = sub.publish().await;
-    assert_eq!((got.topic.as_str(), got.retain, &got.payload[..]), ("r311/a", true, &b"kept"[..]));
+    assert_eq!(
+        (got.topic.as_str(), got.retain, &got.payload[..]),
+        ("r311/a", true, &b"kept"[..])
+    );
     doomed.task.abort();
     let got = sub.publish().await;
-    assert_eq!((got.topic.as_str(), &got.payload[..]), ("r311/will", &b"doomed left"[..]));
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("r311/will", &b"doomed left"[..])
+    );
 }
 
 #[tokio::test]
@@ -105,7 +135,10 @@ async fn v311_persistent_session_keeps_messages() {
     c.client.disconnect().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (p, _) = V4::connect(options(s.mqtt, "sender")).await;
-    p.client.publish("p311", QoS::AtLeastOnce, false, "while away").await.unwrap();
+    p.client
+        .publish("p311", QoS::AtLeastOnce, false, "while away")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (mut c, ack) = V4::connect(o).await;
     assert!(ack.session_present);
@@ -118,10 +151,16 @@ async fn v311_empty_client_id_needs_a_clean_session() {
     let mut raw = common::Raw::open(s.mqtt).await;
     raw.set_version(pubzub_core::ProtocolVersion::V311);
     // CONNECT 3.1.1, clean session 0, empty client id.
-    raw.send_bytes(&[0x10, 0x0C, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 30, 0, 0]).await;
+    raw.send_bytes(&[
+        0x10, 0x0C, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 30, 0, 0,
+    ])
+    .await;
     match raw.recv().await {
         Some(pubzub_core::Packet::ConnAck(a)) => {
-            assert_eq!(a.reason_code, pubzub_core::ReasonCode::ClientIdentifierNotValid)
+            assert_eq!(
+                a.reason_code,
+                pubzub_core::ReasonCode::ClientIdentifierNotValid
+            )
         }
         other => panic!("expected CONNACK 2, got {other:?}"),
     }

@@ -9,7 +9,12 @@ use common::{QoS, Raw, V5, v5_options};
 use pubzub_core::{Disconnect, Packet, ReasonCode};
 use rumqttc::v5::mqttbytes::v5::{LastWill, LastWillProperties};
 
-fn with_will(addr: std::net::SocketAddr, id: &str, delay: Option<u32>, expiry: Option<u32>) -> rumqttc::v5::MqttOptions {
+fn with_will(
+    addr: std::net::SocketAddr,
+    id: &str,
+    delay: Option<u32>,
+    expiry: Option<u32>,
+) -> rumqttc::v5::MqttOptions {
     let mut o = v5_options(addr, id);
     let props = LastWillProperties {
         delay_interval: delay,
@@ -20,7 +25,13 @@ fn with_will(addr: std::net::SocketAddr, id: &str, delay: Option<u32>, expiry: O
         correlation_data: None,
         user_properties: vec![],
     };
-    o.set_last_will(LastWill::new(format!("will/{id}"), format!("{id} is gone"), QoS::AtLeastOnce, false, Some(props)));
+    o.set_last_will(LastWill::new(
+        format!("will/{id}"),
+        format!("{id} is gone"),
+        QoS::AtLeastOnce,
+        false,
+        Some(props),
+    ));
     o.set_session_expiry_interval(expiry);
     o
 }
@@ -38,8 +49,14 @@ async fn will_fires_when_the_connection_is_lost() {
     let (c, _) = V5::connect(with_will(s.mqtt, "lost", None, None)).await;
     c.kill();
     let got = w.publish().await;
-    assert_eq!((got.topic.as_ref(), got.payload.as_ref()), (&b"will/lost"[..], &b"lost is gone"[..]));
-    assert_eq!(got.properties.and_then(|p| p.content_type).as_deref(), Some("text/plain"));
+    assert_eq!(
+        (got.topic.as_ref(), got.payload.as_ref()),
+        (&b"will/lost"[..], &b"lost is gone"[..])
+    );
+    assert_eq!(
+        got.properties.and_then(|p| p.content_type).as_deref(),
+        Some("text/plain")
+    );
 }
 
 #[tokio::test]
@@ -74,7 +91,10 @@ async fn disconnect_with_will_message_fires_it() {
     };
     raw.send(Packet::Connect(Box::new(connect))).await;
     assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
-    raw.send(Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWillMessage))).await;
+    raw.send(Packet::Disconnect(Disconnect::new(
+        ReasonCode::DisconnectWithWillMessage,
+    )))
+    .await;
     assert_eq!(w.publish().await.payload, "bye");
 }
 
@@ -87,7 +107,10 @@ async fn will_delay_holds_the_will_back() {
     c.kill();
     assert_eq!(w.publish().await.topic, "will/delayed");
     let after = lost_at.elapsed();
-    assert!(after >= Duration::from_millis(900), "published after {after:?}");
+    assert!(
+        after >= Duration::from_millis(900),
+        "published after {after:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +158,10 @@ async fn will_fires_on_keep_alive_timeout() {
         other => panic!("expected DISCONNECT 0x8D, got {other:?}"),
     }
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1400), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "closed after {waited:?}"
+    );
     assert_eq!(w.publish().await.payload, "timed out");
 }
 
@@ -155,15 +181,21 @@ async fn client_wills_fire_on_loss_and_can_be_removed() {
     w.subscribe("presence/#", QoS::AtLeastOnce).await;
 
     let mut c = V5::simple(s.mqtt, "page").await;
-    let will = |who: &str| format!(r#"{{"topic":"presence/{who}","payload":{{"left":"{who}"}},"qos":1}}"#);
-    c.publish_acked("$client/page/will/a", will("a"), false).await;
-    c.publish_acked("$client/page/will/b", will("b"), false).await;
+    let will =
+        |who: &str| format!(r#"{{"topic":"presence/{who}","payload":{{"left":"{who}"}},"qos":1}}"#);
+    c.publish_acked("$client/page/will/a", will("a"), false)
+        .await;
+    c.publish_acked("$client/page/will/b", will("b"), false)
+        .await;
     c.publish_acked("$client/page/will/b", "", false).await; // removed
     c.kill();
     let got = w.publish().await;
     assert_eq!(got.topic, "presence/a");
     assert_eq!(got.payload, r#"{"left":"a"}"#);
-    assert_eq!(got.properties.and_then(|p| p.content_type).as_deref(), Some("application/json"));
+    assert_eq!(
+        got.properties.and_then(|p| p.content_type).as_deref(),
+        Some("application/json")
+    );
     w.no_publish().await;
 }
 
@@ -173,7 +205,12 @@ async fn client_wills_do_not_fire_after_a_normal_disconnect() {
     let mut w = V5::simple(s.mqtt, "watcher").await;
     w.subscribe("presence/#", QoS::AtLeastOnce).await;
     let mut c = V5::simple(s.mqtt, "page").await;
-    c.publish_acked("$client/page/will/x", r#"{"topic":"presence/x","payload":"gone"}"#, false).await;
+    c.publish_acked(
+        "$client/page/will/x",
+        r#"{"topic":"presence/x","payload":"gone"}"#,
+        false,
+    )
+    .await;
     c.disconnect().await;
     w.no_publish().await;
 }
@@ -182,8 +219,19 @@ async fn client_wills_do_not_fire_after_a_normal_disconnect() {
 async fn wills_for_other_clients_and_bad_wills_are_refused() {
     let s = common::start().await;
     let mut c = V5::simple(s.mqtt, "page").await;
-    c.client.publish("$client/someone-else/will/x", QoS::AtLeastOnce, false, r#"{"topic":"t"}"#).await.unwrap();
-    c.client.publish("$client/page/will/x", QoS::AtLeastOnce, false, "not json").await.unwrap();
+    c.client
+        .publish(
+            "$client/someone-else/will/x",
+            QoS::AtLeastOnce,
+            false,
+            r#"{"topic":"t"}"#,
+        )
+        .await
+        .unwrap();
+    c.client
+        .publish("$client/page/will/x", QoS::AtLeastOnce, false, "not json")
+        .await
+        .unwrap();
     let mut reasons = Vec::new();
     while reasons.len() < 2 {
         if let rumqttc::v5::mqttbytes::v5::Packet::PubAck(a) = c.next().await {
@@ -191,5 +239,11 @@ async fn wills_for_other_clients_and_bad_wills_are_refused() {
         }
     }
     use rumqttc::v5::mqttbytes::v5::PubAckReason;
-    assert_eq!(reasons, [PubAckReason::NotAuthorized, PubAckReason::PayloadFormatInvalid]);
+    assert_eq!(
+        reasons,
+        [
+            PubAckReason::NotAuthorized,
+            PubAckReason::PayloadFormatInvalid
+        ]
+    );
 }

@@ -800,23 +800,31 @@ impl Broker {
         }
     }
 
-    /// Server shutdown: every connected client gets DISCONNECT 0x8B, and its session ends
-    /// (with its wills) as the connection goes; delayed wills fire now.
+    /// Server shutdown: every session's wills fire while everyone is still connected to hear
+    /// them, then every client gets DISCONNECT 0x8B and its session ends.
     pub fn shutdown(&mut self, now: Timestamp) {
-        let clients: Vec<(ByteStr, ConnId)> = self
+        let mut wills = Vec::new();
+        for session in self.sessions.values_mut() {
+            let client = session.client_id.clone();
+            if session.is_connected() || !session.ended_cleanly {
+                wills.extend(session.will.take().map(|w| (client.clone(), w)));
+                let extra = std::mem::take(&mut session.extra_wills);
+                wills.extend(extra.into_values().map(|w| (client.clone(), w)));
+            }
+        }
+        let delayed = std::mem::take(&mut self.delayed_wills);
+        wills.extend(delayed.into_values());
+        for (client, will) in wills {
+            self.publish_will(&client, will.publish, now);
+        }
+        let connected: Vec<(ByteStr, ConnId)> = self
             .sessions
             .values()
             .filter_map(|s| s.link.as_ref().map(|l| (s.client_id.clone(), l.conn)))
             .collect();
-        for (client, conn) in clients {
-            if let Some(link) = self.linked(&client, conn).and_then(|s| s.link.as_ref()) {
-                link.send(Outgoing::Close(Some(ReasonCode::ServerShuttingDown)));
-            }
-            self.disconnected(&client, conn, Ending::Lost, Some(0), now);
-        }
-        let wills = std::mem::take(&mut self.delayed_wills);
-        for (_, (client, will)) in wills {
-            self.publish_will(&client, will.publish, now);
+        for (client, conn) in connected {
+            self.kick(&client, conn, ReasonCode::ServerShuttingDown);
+            self.disconnected(&client, conn, Ending::Normal, Some(0), now);
         }
     }
 

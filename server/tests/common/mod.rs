@@ -161,7 +161,8 @@ impl V5 {
 
     /// Publishes at QoS 1 and waits for the PUBACK: the server has taken the message.
     pub async fn publish_acked(&mut self, topic: &str, payload: impl Into<Vec<u8>>, retain: bool) {
-        self.publish_acked_with(topic, payload, retain, Default::default()).await;
+        self.publish_acked_with(topic, payload, retain, Default::default())
+            .await;
     }
 
     pub async fn publish_acked_with(

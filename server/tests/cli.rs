@@ -1,0 +1,184 @@
+//! The `pubzub-server` binary: configuration file, flags and environment, health and metrics
+//! endpoints, and a clean exit on SIGTERM.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{QoS, Raw, V5};
+use pubzub_core::{Packet, ReasonCode};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Running {
+    child: Child,
+    mqtt: SocketAddr,
+    http: SocketAddr,
+}
+
+/// Starts the binary and reads the addresses it logs.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut mqtt, mut http) = (None, None);
+    while mqtt.is_none() || http.is_none() {
+        let line = tokio::time::timeout(common::WAIT, lines.next_line())
+            .await
+            .expect("logs in time")
+            .expect("readable")
+            .expect("a line before exit");
+        let addr = |name: &str| {
+            line.split_once(&format!("{name} listening on "))
+                .and_then(|(_, a)| a.trim().parse::<SocketAddr>().ok())
+        };
+        mqtt = mqtt.or(addr("mqtt"));
+        http = http.or(addr("http"));
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Running {
+        child,
+        mqtt: mqtt.expect("mqtt address"),
+        http: http.expect("http address"),
+    }
+}
+
+/// A plain HTTP/1.1 GET; returns the status line and the body.
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+fn sigterm(child: &Child) {
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn config_file_then_env_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pubzub.toml");
+    // The file says port 1 for MQTT (privileged: would fail); the environment overrides it
+    // with 0, and the flag turns IPv6 off.
+    std::fs::write(
+        &config,
+        "[mqtt]\nport = 1\nip6 = \"::1\"\n[http]\nport = 0\nip6 = \"none\"\n",
+    )
+    .unwrap();
+    let mut r = run(
+        &["--config", config.to_str().unwrap(), "--mqtt-ip6", "none"],
+        &[("PUBZUB_MQTT_PORT", "0"), ("PUBZUB_MQTTS_PORT", "none")],
+    )
+    .await;
+    assert_ne!(r.mqtt.port(), 1);
+    let (status, body) = get(r.http, "/healthz").await;
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ok\n")
+    );
+    let mut c = V5::simple(r.mqtt, "cli").await;
+    c.subscribe("cli", QoS::AtMostOnce).await;
+    let (_, metrics) = get(r.http, "/metrics").await;
+    assert!(metrics.contains("pubzub_connections 1\n"), "{metrics}");
+    assert!(metrics.contains("# TYPE pubzub_messages_in_total counter"));
+    r.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[mqtt]\nprot = 1883\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("prot"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_disconnects_clients_fires_wills_and_exits_0() {
+    let r = run(
+        &[
+            "--mqtt-port",
+            "0",
+            "--http-port",
+            "0",
+            "--mqtt-ip6",
+            "none",
+            "--http-ip6",
+            "none",
+            "--mqtts-port",
+            "none",
+        ],
+        &[],
+    )
+    .await;
+    let (mut watcher, _) = Raw::connect(r.mqtt, "watcher").await;
+    watcher
+        .send(Packet::Subscribe(pubzub_core::Subscribe {
+            packet_id: pubzub_core::PacketId::new(1).unwrap(),
+            properties: Default::default(),
+            filters: vec![pubzub_core::SubscribeFilter {
+                filter: "will/#".try_into().unwrap(),
+                options: Default::default(),
+            }],
+        }))
+        .await;
+    assert!(matches!(watcher.recv().await, Some(Packet::SubAck(_))));
+    let mut o = common::v5_options(r.mqtt, "with-will");
+    o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+        "will/x",
+        "server went away",
+        QoS::AtLeastOnce,
+        false,
+        None,
+    ));
+    let (_with_will, _) = V5::connect(o).await;
+
+    let mut child = r.child;
+    sigterm(&child);
+    // The will first, while everyone is still there to hear it; then DISCONNECT 0x8B.
+    match watcher.recv().await {
+        Some(Packet::Publish(p)) => assert_eq!(
+            (p.topic.as_str(), &p.payload[..]),
+            ("will/x", &b"server went away"[..])
+        ),
+        other => panic!("expected the will, got {other:?}"),
+    }
+    match watcher.recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::ServerShuttingDown),
+        other => panic!("expected DISCONNECT 0x8B, got {other:?}"),
+    }
+    assert!(watcher.recv().await.is_none());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
