@@ -24,5 +24,6 @@ wasm-pack test --mode no-install --headless --chrome --chromedriver "$(command -
 step "build the npm package"
 bash scripts/build.sh
 
-step "JS tests"
+step "JS tests (the built package, and MQTT.js against the server)"
+cargo build -p pubzub-server
 node --test tests/js/

@@ -305,6 +305,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_states_the_defaults() {
+        let example = Config::from_toml(include_str!("../pubzub.example.toml")).unwrap();
+        let defaults = Config::default();
+        assert_eq!(example.http_addrs(), defaults.http_addrs());
+        assert_eq!(example.mqtt_addrs(), defaults.mqtt_addrs());
+        assert_eq!(
+            format!("{:?}", example.limits),
+            format!("{:?}", defaults.limits)
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::from_toml("[mqtt]\nprot = 1\n").unwrap_err();
         assert!(err.to_string().contains("prot"), "{err}");

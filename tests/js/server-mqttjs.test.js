@@ -1,0 +1,106 @@
+// MQTT.js (npm) against the real pubzub-server over its WebSocket endpoint: MQTT v5 with
+// QoS 0/1/2, retained messages and a will. The server binary is built by `npm test` first.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import mqtt from 'mqtt';
+
+const binary = new URL('../../target/debug/pubzub-server', import.meta.url).pathname;
+let server;
+let wsUrl;
+
+before(async () => {
+  server = spawn(binary, ['--http-port', '0', '--http-ip6', 'none', '--mqtt-port', 'none', '--mqtts-port', 'none'], {
+    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: server.stdout });
+  wsUrl = await new Promise((resolve, reject) => {
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    lines.on('line', (line) => {
+      const m = line.match(/http listening on (\S+)/);
+      if (m) resolve(`ws://${m[1]}/mqtt-transport`);
+    });
+  });
+});
+
+after(async () => {
+  server.kill('SIGTERM');
+  const [code] = await once(server, 'exit');
+  assert.equal(code, 0, 'the server exits cleanly on SIGTERM');
+});
+
+/** Connects an MQTT.js v5 client and waits for CONNACK. */
+async function connect(options = {}) {
+  const client = mqtt.connect(wsUrl, { protocolVersion: 5, reconnectPeriod: 0, ...options });
+  const [connack] = await once(client, 'connect');
+  return { client, connack };
+}
+
+/** The next `count` messages as {topic, payload, packet}. */
+function messages(client, count) {
+  return new Promise((resolve) => {
+    const got = [];
+    const onMessage = (topic, payload, packet) => {
+      got.push({ topic, payload: payload.toString(), packet });
+      if (got.length === count) {
+        client.off('message', onMessage);
+        resolve(got);
+      }
+    };
+    client.on('message', onMessage);
+  });
+}
+
+test('connect v5 over WebSocket: assigned client id and routing id', async () => {
+  const { client, connack } = await connect({ clientId: '' });
+  assert.equal(connack.reasonCode, 0);
+  assert.equal(connack.properties.assignedClientIdentifier.length, 20);
+  assert.equal(connack.properties.userProperties['cotonic-routing-id'].length, 20);
+  await client.endAsync();
+});
+
+test('publish and receive QoS 0, 1 and 2', async () => {
+  const { client: sub } = await connect();
+  const { client: pub } = await connect();
+  await sub.subscribeAsync('js/qos/#', { qos: 2 });
+  const arriving = messages(sub, 3);
+  for (const qos of [0, 1, 2]) {
+    await pub.publishAsync(`js/qos/${qos}`, `q${qos}`, { qos, properties: { contentType: 'text/plain' } });
+  }
+  const got = await arriving;
+  assert.deepEqual(got.map((m) => [m.topic, m.payload, m.packet.qos]), [
+    ['js/qos/0', 'q0', 0],
+    ['js/qos/1', 'q1', 1],
+    ['js/qos/2', 'q2', 2],
+  ]);
+  assert.equal(got[2].packet.properties.contentType, 'text/plain');
+  await Promise.all([sub.endAsync(), pub.endAsync()]);
+});
+
+test('retained messages reach later subscribers', async () => {
+  const { client: pub } = await connect();
+  await pub.publishAsync('js/retained', 'kept', { qos: 1, retain: true });
+  const { client: sub } = await connect();
+  const arriving = messages(sub, 1);
+  await sub.subscribeAsync('js/retained', { qos: 1 });
+  const [m] = await arriving;
+  assert.equal(m.payload, 'kept');
+  assert.equal(m.packet.retain, true);
+  await Promise.all([sub.endAsync(), pub.endAsync()]);
+});
+
+test('a will fires when a client goes without DISCONNECT', async () => {
+  const { client: watcher } = await connect();
+  await watcher.subscribeAsync('js/will/#', { qos: 1 });
+  const { client: doomed } = await connect({
+    will: { topic: 'js/will/doomed', payload: Buffer.from('gone'), qos: 1, retain: false },
+  });
+  const arriving = messages(watcher, 1);
+  doomed.end(true); // force: close the socket, no DISCONNECT
+  const [m] = await arriving;
+  assert.equal(m.payload, 'gone');
+  await watcher.endAsync();
+});
