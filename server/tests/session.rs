@@ -188,3 +188,58 @@ async fn publish_rate_and_topic_limits() {
     assert_eq!(reasons[0], PubAckReason::TopicNameInvalid);
     assert_eq!(reasons[4], PubAckReason::QuotaExceeded, "{reasons:?}");
 }
+
+/// A raw v5 CONNECT asking for a session that outlives the connection by 60 s.
+async fn connect_for_60s(addr: std::net::SocketAddr, id: &str, clean_start: bool) -> (Raw, bool) {
+    let mut raw = Raw::open(addr).await;
+    let mut connect = pubzub_core::Connect {
+        protocol: pubzub_core::ProtocolVersion::V5,
+        clean_start,
+        keep_alive: 30,
+        client_id: id.into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Default::default(),
+    };
+    connect.properties.session_expiry_interval = Some(60);
+    raw.send(Packet::Connect(Box::new(connect))).await;
+    match raw.recv().await {
+        Some(Packet::ConnAck(a)) => (raw, a.session_present),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn disconnect_can_change_the_session_expiry() {
+    let s = common::start().await;
+    for (id, on_disconnect, survives) in [("kept", None, true), ("cut", Some(0), false)] {
+        let (mut raw, _) = connect_for_60s(s.mqtt, id, true).await;
+        let mut d = Disconnect::new(ReasonCode::Success);
+        d.properties.session_expiry_interval = on_disconnect;
+        raw.send(Packet::Disconnect(d)).await;
+        assert!(raw.recv().await.is_none());
+        let (_raw, session_present) = connect_for_60s(s.mqtt, id, false).await;
+        assert_eq!(session_present, survives, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn the_routing_id_survives_a_resume() {
+    let s = common::start().await;
+    let routing = |ack: rumqttc::v5::mqttbytes::v5::ConnAck| {
+        ack.properties
+            .expect("props")
+            .user_properties
+            .into_iter()
+            .find(|(k, _)| k == "cotonic-routing-id")
+            .expect("routing id on every CONNACK")
+            .1
+    };
+    let (c, ack) = V5::connect(persistent(s.mqtt, "same", true)).await;
+    let first = routing(ack);
+    c.disconnect().await;
+    let (_c, ack) = V5::connect(persistent(s.mqtt, "same", false)).await;
+    assert!(ack.session_present);
+    assert_eq!(routing(ack), first);
+}

@@ -1,0 +1,160 @@
+//! MQTT over WebSocket at the byte level: the subprotocol, packets split across frames and
+//! frames holding several packets, and text frames refused.
+
+mod common;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use pubzub_core::{
+    Connect, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode,
+};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(addr: std::net::SocketAddr) -> Ws {
+    let mut req = format!("ws://{addr}/mqtt-transport")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+    let (ws, response) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.to_str().unwrap()),
+        Some("mqtt"),
+        "the server answers the mqtt subprotocol"
+    );
+    ws
+}
+
+fn bytes_of(packets: &[Packet]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for p in packets {
+        encode(p, ProtocolVersion::V5, &mut out).unwrap();
+    }
+    out.to_vec()
+}
+
+fn connect_packet(id: &str) -> Packet {
+    Packet::Connect(Box::new(Connect {
+        protocol: ProtocolVersion::V5,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: id.into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Default::default(),
+    }))
+}
+
+/// Reads binary frames until `n` packets have been decoded.
+async fn packets(ws: &mut Ws, n: usize) -> Vec<Packet> {
+    let mut decoder = Decoder::new(u32::MAX);
+    decoder.set_version(ProtocolVersion::V5);
+    let mut buf = BytesMut::new();
+    let mut got = Vec::new();
+    while got.len() < n {
+        while let Some(p) = decoder.decode(&mut buf).unwrap() {
+            got.push(p);
+        }
+        if got.len() >= n {
+            break;
+        }
+        match tokio::time::timeout(common::WAIT, ws.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Binary(b))) => buf.extend_from_slice(&b),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn packets_split_across_frames_and_batched_in_one() {
+    let s = common::start().await;
+    let mut ws = open(s.http).await;
+    // CONNECT in three frames of a few bytes.
+    let connect = bytes_of(&[connect_packet("ws-split")]);
+    for piece in connect.chunks(5) {
+        ws.send(Message::Binary(piece.to_vec().into()))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        packets(&mut ws, 1).await[..],
+        [Packet::ConnAck(_)]
+    ));
+
+    // SUBSCRIBE and two PUBLISHes to itself in one frame.
+    let subscribe = Packet::Subscribe(pubzub_core::Subscribe {
+        packet_id: PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        filters: vec![pubzub_core::SubscribeFilter {
+            filter: "ws/#".try_into().unwrap(),
+            options: pubzub_core::SubscriptionOptions {
+                qos: QoS::AtLeastOnce,
+                ..Default::default()
+            },
+        }],
+    });
+    let mut one = Publish::new(TopicName::try_from("ws/1").unwrap(), "first");
+    one.qos = QoS::AtLeastOnce;
+    one.packet_id = PacketId::new(2);
+    let two = Publish::new(TopicName::try_from("ws/2").unwrap(), "second");
+    let batch = bytes_of(&[subscribe, Packet::Publish(one), Packet::Publish(two)]);
+    ws.send(Message::Binary(batch.into())).await.unwrap();
+
+    let got = packets(&mut ws, 4).await;
+    let mut publishes = Vec::new();
+    let mut acks = 0;
+    for p in got {
+        match p {
+            Packet::SubAck(_) | Packet::PubAck(_) => acks += 1,
+            Packet::Publish(p) => publishes.push((p.topic.to_string(), p.payload)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acks, 2);
+    assert_eq!(
+        publishes,
+        [
+            ("ws/1".to_string(), "first".into()),
+            ("ws/2".to_string(), "second".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_text_frame_closes_the_connection() {
+    let s = common::start().await;
+    let mut ws = open(s.http).await;
+    ws.send(Message::Binary(
+        bytes_of(&[connect_packet("ws-text")]).into(),
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(
+        packets(&mut ws, 1).await[..],
+        [Packet::ConnAck(_)]
+    ));
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    loop {
+        match tokio::time::timeout(common::WAIT, ws.next())
+            .await
+            .expect("closes in time")
+        {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(other)) => panic!("unexpected {other:?}"),
+        }
+    }
+}
