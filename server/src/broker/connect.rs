@@ -1,0 +1,214 @@
+//! CONNECT: client ids, session takeover and resume, and the CONNACK that announces the
+//! server's limits.
+
+use super::*;
+
+impl Broker {
+    /// Handles CONNECT: answers CONNACK on `tx` (also when refusing) and binds the session.
+    pub fn connect(
+        &mut self,
+        connect: Connect,
+        tx: UnboundedSender<Outgoing>,
+        qos0_queued: Arc<AtomicUsize>,
+        now: Timestamp,
+    ) -> Result<Accepted, ReasonCode> {
+        let version = connect.protocol;
+        let refuse = |code: ReasonCode| {
+            let ack = ConnAck {
+                reason_code: code,
+                ..ConnAck::default()
+            };
+            let _ = tx.send(Outgoing::Packet(Packet::ConnAck(ack)));
+            // No DISCONNECT after a refusing CONNACK [MQTT-3.2.2-7].
+            let _ = tx.send(Outgoing::Close(None));
+            Err(code)
+        };
+        if self.connected >= self.limits.max_connections {
+            Metrics::inc(&self.metrics.refused_connections);
+            return refuse(ReasonCode::QuotaExceeded);
+        }
+        if connect.properties.authentication_method.is_some() {
+            // Enhanced authentication is not offered.
+            Metrics::inc(&self.metrics.refused_connections);
+            return refuse(ReasonCode::BadAuthenticationMethod);
+        }
+        let mut props = pubzub_core::ConnAckProperties::default();
+        let client_id = if connect.client_id.is_empty() {
+            if !version.is_v5() && !connect.clean_start {
+                // [MQTT-3.1.3-8]
+                Metrics::inc(&self.metrics.refused_connections);
+                return refuse(ReasonCode::ClientIdentifierNotValid);
+            }
+            let id = loop {
+                let id = random_id();
+                if !self.sessions.contains_key(&id) && !self.routes.contains_key(&id) {
+                    break id;
+                }
+            };
+            props.assigned_client_identifier = Some(id.clone());
+            id
+        } else {
+            connect.client_id.clone()
+        };
+
+        let expiry = if version.is_v5() {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            u32::MAX
+        };
+        let granted_expiry = expiry.min(self.limits.max_session_expiry);
+        if version.is_v5() && granted_expiry != expiry {
+            props.session_expiry_interval = Some(granted_expiry);
+        }
+
+        let max_keep_alive = self.limits.max_keep_alive;
+        let keep_alive = if max_keep_alive > 0
+            && (connect.keep_alive == 0 || connect.keep_alive > max_keep_alive)
+            && version.is_v5()
+        {
+            props.server_keep_alive = Some(max_keep_alive);
+            max_keep_alive
+        } else {
+            connect.keep_alive
+        };
+
+        // A second connection with this client id takes the session over [MQTT-3.1.4-3].
+        let mut session_present = false;
+        if let Some(mut old) = self.sessions.remove(&client_id) {
+            let had_link = old.link.take().inspect(|link| {
+                link.send(Outgoing::Close(Some(ReasonCode::SessionTakenOver)));
+            });
+            if had_link.is_some() {
+                self.connected -= 1;
+            }
+            self.unschedule(&mut old);
+            if connect.clean_start {
+                if had_link.is_some() {
+                    old.ended_cleanly = false;
+                }
+                self.end_session(old, now);
+            } else {
+                // The connection is back within the will delay: the CONNECT will does not
+                // fire, unless it had no delay and the old connection was still open.
+                if had_link.is_some()
+                    && let Some(will) = old.will.take_if(|w| w.delay == 0)
+                {
+                    self.publish_will(&old.client_id, will.publish, now);
+                }
+                session_present = true;
+                self.sessions.insert(client_id.clone(), old);
+            }
+        }
+        if !session_present {
+            let routing_id = loop {
+                let id = random_id();
+                if !self.routes.contains_key(&id) && !self.sessions.contains_key(&id) {
+                    break id;
+                }
+            };
+            self.routes.insert(client_id.clone(), client_id.clone());
+            self.routes.insert(routing_id.clone(), client_id.clone());
+            self.sessions.insert(
+                client_id.clone(),
+                Session::new(client_id.clone(), routing_id),
+            );
+            self.metrics.sessions.fetch_add(1, Relaxed);
+        }
+
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let session = self
+            .sessions
+            .get_mut(&client_id)
+            .expect("inserted or kept above");
+        session.expiry_interval = granted_expiry;
+        session.ended_cleanly = false;
+        session.will = connect.will.map(|w| WillMessage {
+            delay: w.properties.will_delay_interval.unwrap_or(0),
+            publish: will_publish(w),
+        });
+        let receive_maximum = connect
+            .properties
+            .receive_maximum
+            .map_or(usize::from(u16::MAX), |n| usize::from(n.get()));
+        let max_packet_size = connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |n| n.get() as usize);
+        session.link = Some(Link {
+            conn,
+            tx,
+            qos0_queued,
+            version,
+            max_packet_size,
+            receive_maximum,
+        });
+        self.connected += 1;
+
+        if version.is_v5() {
+            props.receive_maximum = std::num::NonZeroU16::new(self.limits.receive_maximum);
+            props.maximum_packet_size = std::num::NonZeroU32::new(self.limits.max_packet_size);
+            props.topic_alias_maximum = Some(self.limits.topic_alias_maximum);
+            props.retain_available = Some(true);
+            props.wildcard_subscription_available = Some(true);
+            props.subscription_identifiers_available = Some(true);
+            props.shared_subscription_available = Some(true);
+            props.user_properties.push((
+                ByteStr::from_static(ROUTING_ID_PROPERTY),
+                session.routing_id.clone(),
+            ));
+        }
+        let ack = ConnAck {
+            session_present,
+            reason_code: ReasonCode::Success,
+            properties: props,
+        };
+        if let Some(link) = &session.link {
+            link.send(Outgoing::Packet(Packet::ConnAck(ack)));
+        }
+        if session_present {
+            session.resend_inflight(now);
+            session.flush(now, self.limits.max_outgoing_qos0, &self.metrics);
+        }
+        Ok(Accepted {
+            conn,
+            client_id,
+            keep_alive,
+            session_expiry: granted_expiry,
+        })
+    }
+
+    /// Removes a session's timers (its expiry and a delayed will): its client is back.
+    pub(super) fn unschedule(&mut self, session: &mut Session) {
+        if let Some(at) = session.expires_at.take() {
+            self.expiries.remove(&(at, session.client_id.clone()));
+        }
+        self.delayed_wills
+            .retain(|_, (client, _)| *client != session.client_id);
+    }
+}
+
+fn random_id() -> ByteStr {
+    let id: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    ByteStr::from(id)
+}
+
+fn will_publish(w: pubzub_core::Will) -> Publish {
+    let mut p = Publish::new(w.topic, w.payload);
+    p.qos = w.qos;
+    p.retain = w.retain;
+    let wp = w.properties;
+    p.properties.payload_format_indicator = wp.payload_format_indicator;
+    p.properties.message_expiry_interval = wp.message_expiry_interval;
+    p.properties.content_type = wp.content_type;
+    p.properties.response_topic = wp.response_topic;
+    p.properties.correlation_data = wp.correlation_data;
+    p.properties.user_properties = wp.user_properties;
+    p
+}

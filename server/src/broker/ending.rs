@@ -1,0 +1,159 @@
+//! How connections and sessions end: wills (now or delayed), session expiry, the timer tick
+//! and server shutdown.
+
+use super::*;
+
+impl Broker {
+    /// The connection `conn` of `client_id` ended. `expiry` is a Session Expiry Interval the
+    /// client sent in DISCONNECT.
+    pub fn disconnected(
+        &mut self,
+        client_id: &ByteStr,
+        conn: ConnId,
+        ending: Ending,
+        expiry: Option<u32>,
+        now: Timestamp,
+    ) {
+        let max_expiry = self.limits.max_session_expiry;
+        if self.linked(client_id, conn).is_none() {
+            return;
+        }
+        let mut session = self.sessions.remove(client_id).expect("linked above");
+        session.link = None;
+        self.connected -= 1;
+        if let Some(e) = expiry {
+            session.expiry_interval = e.min(max_expiry);
+        }
+        match ending {
+            Ending::Normal => {
+                session.will = None;
+                session.ended_cleanly = true;
+            }
+            Ending::WithWill => {
+                if let Some(w) = session.will.take() {
+                    self.schedule_will(&session, w, now);
+                }
+                for (_, w) in std::mem::take(&mut session.extra_wills) {
+                    self.publish_will(&session.client_id, w.publish, now);
+                }
+            }
+            Ending::Lost => {
+                if let Some(w) = session.will.take() {
+                    self.schedule_will(&session, w, now);
+                }
+            }
+        }
+        if session.expiry_interval == 0 {
+            self.end_session(session, now);
+        } else {
+            let at = now.after_secs(session.expiry_interval);
+            session.expires_at = Some(at);
+            self.expiries.insert((at, session.client_id.clone()));
+            self.sessions.insert(session.client_id.clone(), session);
+        }
+    }
+
+    /// A will fires now, or after its delay if the session lives that long [MQTT-3.1.3-9].
+    fn schedule_will(&mut self, session: &Session, will: WillMessage, now: Timestamp) {
+        if will.delay == 0 || session.expiry_interval == 0 {
+            self.publish_will(&session.client_id, will.publish, now);
+        } else {
+            let at = now.after_secs(will.delay.min(session.expiry_interval));
+            self.next_seq += 1;
+            self.delayed_wills
+                .insert((at, self.next_seq), (session.client_id.clone(), will));
+        }
+    }
+
+    pub(super) fn publish_will(&mut self, client_id: &ByteStr, publish: Publish, now: Timestamp) {
+        tracing::debug!(client = %client_id, topic = %publish.topic, "will fires");
+        let message = Message::new(publish, Some(client_id.clone()), now);
+        if message.publish.retain {
+            self.retain(&message);
+        }
+        self.route(&message, now);
+    }
+
+    /// The session is over: remaining wills fire (unless it ended cleanly), subscriptions go.
+    pub(super) fn end_session(&mut self, mut session: Session, now: Timestamp) {
+        self.delayed_wills
+            .retain(|_, (client, _)| *client != session.client_id);
+        if !session.ended_cleanly {
+            if let Some(w) = session.will.take() {
+                self.publish_will(&session.client_id, w.publish, now);
+            }
+            for (_, w) in std::mem::take(&mut session.extra_wills) {
+                self.publish_will(&session.client_id, w.publish, now);
+            }
+        }
+        for rec in session.subscriptions.values() {
+            self.tree.remove(rec.key);
+        }
+        self.routes.remove(&session.client_id);
+        self.routes.remove(&session.routing_id);
+        self.metrics.sessions.fetch_sub(1, Relaxed);
+    }
+
+    /// Fires due wills, ends expired sessions, drops expired messages.
+    pub fn tick(&mut self, now: Timestamp) {
+        while let Some(entry) = self.delayed_wills.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (client, will) = entry.remove();
+            self.publish_will(&client, will.publish, now);
+        }
+        while let Some(first) = self.expiries.first() {
+            if first.0 > now {
+                break;
+            }
+            let (_, client) = self.expiries.pop_first().expect("checked above");
+            if let Some(session) = self.sessions.remove(&client) {
+                self.end_session(session, now);
+            }
+        }
+        let expired = self.retained.expire(now);
+        if expired > 0 {
+            self.metrics
+                .retained
+                .store(self.retained.len() as i64, Relaxed);
+        }
+        if now >= self.next_queue_sweep {
+            // Queued messages expire at any time; a scan a second drops them.
+            self.next_queue_sweep = now.after_secs(1);
+            let mut dropped = 0;
+            for session in self.sessions.values_mut() {
+                dropped += session.expire_pending(now);
+            }
+            Metrics::add(&self.metrics.dropped, dropped as u64);
+        }
+    }
+
+    /// Server shutdown: every session's wills fire while everyone is still connected to hear
+    /// them, then every client gets DISCONNECT 0x8B and its session ends.
+    pub fn shutdown(&mut self, now: Timestamp) {
+        let mut wills = Vec::new();
+        for session in self.sessions.values_mut() {
+            let client = session.client_id.clone();
+            if session.is_connected() || !session.ended_cleanly {
+                wills.extend(session.will.take().map(|w| (client.clone(), w)));
+                let extra = std::mem::take(&mut session.extra_wills);
+                wills.extend(extra.into_values().map(|w| (client.clone(), w)));
+            }
+        }
+        let delayed = std::mem::take(&mut self.delayed_wills);
+        wills.extend(delayed.into_values());
+        for (client, will) in wills {
+            self.publish_will(&client, will.publish, now);
+        }
+        let connected: Vec<(ByteStr, ConnId)> = self
+            .sessions
+            .values()
+            .filter_map(|s| s.link.as_ref().map(|l| (s.client_id.clone(), l.conn)))
+            .collect();
+        for (client, conn) in connected {
+            self.kick(&client, conn, ReasonCode::ServerShuttingDown);
+            self.disconnected(&client, conn, Ending::Normal, Some(0), now);
+        }
+    }
+}
