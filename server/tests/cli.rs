@@ -182,3 +182,26 @@ async fn sigterm_disconnects_clients_fires_wills_and_exits_0() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[tokio::test]
+async fn serves_the_pages_and_the_package() {
+    let www = tempfile::tempdir().unwrap();
+    let pkg = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "<h1>demo</h1>").unwrap();
+    std::fs::write(pkg.path().join("package.json"), r#"{"name":"pubzub"}"#).unwrap();
+    let (www_dir, pkg_dir) = (www.path().to_owned(), pkg.path().to_owned());
+    let s = common::start_with(move |c| {
+        c.www_dir = www_dir;
+        c.pkg_dir = pkg_dir;
+    })
+    .await;
+    assert_eq!(
+        get(s.http, "/").await,
+        ("HTTP/1.1 200 OK".into(), "<h1>demo</h1>".into())
+    );
+    assert_eq!(
+        get(s.http, "/pkg/package.json").await,
+        ("HTTP/1.1 200 OK".into(), r#"{"name":"pubzub"}"#.into())
+    );
+    assert_eq!(get(s.http, "/missing").await.0, "HTTP/1.1 404 Not Found");
+}

@@ -247,3 +247,15 @@ async fn wills_for_other_clients_and_bad_wills_are_refused() {
         ]
     );
 }
+
+#[tokio::test]
+async fn takeover_resuming_the_session_within_the_will_delay_keeps_the_will_back() {
+    let s = common::start().await;
+    let mut w = watcher(s.mqtt).await;
+    let (_old, _) = V5::connect(with_will(s.mqtt, "mover", Some(5), Some(60))).await;
+    let mut o = with_will(s.mqtt, "mover", Some(5), Some(60));
+    o.set_clean_start(false);
+    let (_new, ack) = V5::connect(o).await;
+    assert!(ack.session_present);
+    w.no_publish().await;
+}

@@ -1,7 +1,16 @@
 //! CONNECT: client ids, session takeover and resume, and the CONNACK that announces the
 //! server's limits.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use pubzub_core::{ByteStr, ConnAck, Connect, Packet, Publish, ReasonCode, Timestamp};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{Accepted, Broker, Link, Outgoing, ROUTING_ID_PROPERTY, Session, WillMessage};
+use crate::metrics::Metrics;
 
 impl Broker {
     /// Handles CONNECT: answers CONNACK on `tx` (also when refusing) and binds the session.

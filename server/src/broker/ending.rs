@@ -1,7 +1,12 @@
 //! How connections and sessions end: wills (now or delayed), session expiry, the timer tick
 //! and server shutdown.
 
-use super::*;
+use std::sync::atomic::Ordering::Relaxed;
+
+use pubzub_core::{ByteStr, Publish, ReasonCode, Timestamp};
+
+use super::{Broker, ConnId, Ending, Message, Session, WillMessage};
+use crate::metrics::Metrics;
 
 impl Broker {
     /// The connection `conn` of `client_id` ended. `expiry` is a Session Expiry Interval the

@@ -14,16 +14,12 @@ pub mod will;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use pubzub_core::{
-    Ack, ByteStr, ConnAck, Connect, Packet, Pattern, ProtocolVersion, Publish, QoS, ReasonCode,
-    RetainHandling, RetainedStore, SubAck, Subscribe, SubscriptionId, SubscriptionOptions,
-    SubscriptionTree, Timestamp, TopicName, UnsubAck, Unsubscribe,
+    Ack, ByteStr, Packet, ProtocolVersion, Publish, QoS, ReasonCode, RetainedStore, SubscriptionId,
+    SubscriptionOptions, SubscriptionTree, Timestamp,
 };
-use rand::Rng;
-use rand::distr::Alphanumeric;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::Limits;
 use crate::metrics::Metrics;

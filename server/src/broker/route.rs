@@ -1,7 +1,12 @@
 //! Routing one message: its subscribers (merged per client), shared-subscription turns, and
 //! `bridge/<id>/X` addressing.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use pubzub_core::{ByteStr, Timestamp, TopicName};
+
+use super::{Broker, Delivery, Message, Session, Subscriber};
 
 impl Broker {
     /// Delivers `message` to every session it reaches; returns how many.

@@ -1,6 +1,13 @@
 //! SUBSCRIBE and UNSUBSCRIBE, and the retained messages a subscription asks for.
 
-use super::*;
+use std::sync::Arc;
+
+use pubzub_core::{
+    ByteStr, Packet, Pattern, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, Timestamp,
+    UnsubAck, Unsubscribe,
+};
+
+use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, session};
 
 impl Broker {
     /// SUBSCRIBE: answers SUBACK, then sends the retained messages the options ask for.
