@@ -1,0 +1,447 @@
+//! Load generator: the same workloads against pubzub-server and Mosquitto, each started here
+//! as its own process on a free loopback port, measured in the same run, alternating rounds.
+//!
+//! Run it with `scripts/bench-server.sh` (it builds the server with the `server` profile). The
+//! clients are raw sockets speaking MQTT v5 through pubzub-core's codec, identical for both
+//! brokers, so the brokers are what differs. Prints one `RATIO` line per workload.
+//!
+//! Workloads:
+//! - fan-out: one publisher, 10 subscribers of one topic, 50,000 QoS 0 messages of 100 bytes;
+//!   deliveries per second (500,000 deliveries).
+//! - pairs: 8 publishers each with its own subscriber, QoS 1 with 32 messages in flight per
+//!   publisher, 10,000 messages each; deliveries per second.
+//! - latency: one publisher at 2,000 QoS 1 messages per second to one subscriber; median and
+//!   99th percentile from publish to delivery.
+//! - memory: resident memory the broker grows by for 2,000 idle clients with one
+//!   subscription each.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use pubzub_core::{
+    Connect, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, Subscribe, SubscribeFilter,
+    SubscriptionOptions, TopicName, encode,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+const ROUNDS: usize = 3;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Pubzub,
+    Mosquitto,
+}
+
+/// A broker process on a free port, killed on drop.
+struct Broker {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A scratch folder removed on drop (the example needs no dependency for it).
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> Result<u16, Error> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Broker {
+    fn start(kind: Kind, server_bin: &PathBuf) -> Result<Broker, Error> {
+        let port = free_port()?;
+        let dir =
+            std::env::temp_dir().join(format!("pubzub-loadgen-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let child = match kind {
+            Kind::Pubzub => {
+                // Limits that would throttle a benchmark are lifted, as for Mosquitto below.
+                let config = dir.join("pubzub.toml");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "[mqtt]\nport = {port}\nip6 = \"none\"\n[http]\nport = \"none\"\n\
+                         [mqtts]\nport = \"none\"\n[limits]\nmax_publish_rate = 0\n\
+                         max_outgoing_qos0 = 1000000\nmax_connections = 100000\n"
+                    ),
+                )?;
+                Command::new(server_bin)
+                    .arg("--config")
+                    .arg(&config)
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .spawn()?
+            }
+            Kind::Mosquitto => {
+                let config = dir.join("mosquitto.conf");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "listener {port} 127.0.0.1\nallow_anonymous true\n\
+                         max_queued_messages 0\nmax_inflight_messages 0\npersistence false\n\
+                         log_dest none\n"
+                    ),
+                )?;
+                Command::new("mosquitto")
+                    .arg("-c")
+                    .arg(&config)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()?
+            }
+        };
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("{kind:?} did not start").into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Broker {
+            child,
+            addr,
+            _dir: tempdir::Dir(dir),
+        })
+    }
+
+    /// Resident memory in KiB, from /proc.
+    fn rss_kib(&self) -> Result<u64, Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .ok_or_else(|| "no VmRSS".into())
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw MQTT v5 client.
+struct Client {
+    rx: OwnedReadHalf,
+    tx: OwnedWriteHalf,
+    buf: BytesMut,
+    decoder: Decoder,
+    out: BytesMut,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, id: &str) -> Result<Client, Error> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (rx, tx) = stream.into_split();
+        let mut decoder = Decoder::new(u32::MAX);
+        decoder.set_version(ProtocolVersion::V5);
+        let mut c = Client {
+            rx,
+            tx,
+            buf: BytesMut::with_capacity(64 * 1024),
+            decoder,
+            out: BytesMut::new(),
+        };
+        c.queue(&Packet::Connect(Box::new(Connect {
+            protocol: ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: 0,
+            client_id: id.into(),
+            will: None,
+            username: None,
+            password: None,
+            properties: Default::default(),
+        })))?;
+        c.flush().await?;
+        match c.recv().await? {
+            Packet::ConnAck(_) => Ok(c),
+            other => Err(format!("expected CONNACK, got {other:?}").into()),
+        }
+    }
+
+    fn queue(&mut self, p: &Packet) -> Result<(), Error> {
+        encode(p, ProtocolVersion::V5, &mut self.out)?;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        let bytes = self.out.split();
+        self.tx.write_all(&bytes).await?;
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Result<Packet, Error> {
+        loop {
+            if let Some(p) = self.decoder.decode(&mut self.buf)? {
+                return Ok(p);
+            }
+            if self.rx.read_buf(&mut self.buf).await? == 0 {
+                return Err("broker closed the connection".into());
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<(), Error> {
+        self.queue(&Packet::Subscribe(Subscribe {
+            packet_id: PacketId::new(1).ok_or("id")?,
+            properties: Default::default(),
+            filters: vec![SubscribeFilter {
+                filter: filter.try_into()?,
+                options: SubscriptionOptions {
+                    qos,
+                    ..Default::default()
+                },
+            }],
+        }))?;
+        self.flush().await?;
+        match self.recv().await? {
+            Packet::SubAck(_) => Ok(()),
+            other => Err(format!("expected SUBACK, got {other:?}").into()),
+        }
+    }
+}
+
+fn publish(topic: &TopicName, payload: Bytes, qos: QoS, id: u16) -> Packet {
+    let mut p = Publish::new(topic.clone(), payload);
+    p.qos = qos;
+    p.packet_id = if qos == QoS::AtMostOnce {
+        None
+    } else {
+        PacketId::new(id)
+    };
+    Packet::Publish(p)
+}
+
+/// Reads PUBLISH packets until `n` arrived, acknowledging QoS 1; returns their payloads' send
+/// times (the first 8 bytes, nanoseconds since `epoch`) turned into latencies.
+async fn receive(mut c: Client, n: usize, epoch: Instant) -> Result<Vec<u64>, Error> {
+    let mut latencies = Vec::with_capacity(n);
+    while latencies.len() < n {
+        if let Packet::Publish(p) = c.recv().await? {
+            let sent = u64::from_be_bytes(p.payload[..8].try_into()?);
+            latencies.push((epoch.elapsed().as_nanos() as u64).saturating_sub(sent));
+            if let Some(id) = p.packet_id {
+                c.queue(&Packet::PubAck(pubzub_core::Ack::new(id)))?;
+                if c.buf.is_empty() {
+                    c.flush().await?;
+                }
+            }
+        }
+    }
+    c.flush().await?;
+    Ok(latencies)
+}
+
+fn stamped(epoch: Instant, size: usize) -> Bytes {
+    let mut payload = vec![0x5A; size];
+    payload[..8].copy_from_slice(&(epoch.elapsed().as_nanos() as u64).to_be_bytes());
+    Bytes::from(payload)
+}
+
+/// Deliveries per second for one publisher and `subs` subscribers, QoS 0.
+async fn fan_out(addr: SocketAddr, subs: usize, messages: usize) -> Result<f64, Error> {
+    let epoch = Instant::now();
+    let mut receivers = Vec::new();
+    for i in 0..subs {
+        let mut c = Client::connect(addr, &format!("fan-sub-{i}")).await?;
+        c.subscribe("bench/fan", QoS::AtMostOnce).await?;
+        receivers.push(tokio::spawn(receive(c, messages, epoch)));
+    }
+    let mut p = Client::connect(addr, "fan-pub").await?;
+    let topic = TopicName::try_from("bench/fan")?;
+    let start = Instant::now();
+    for i in 0..messages {
+        p.queue(&publish(&topic, stamped(epoch, 100), QoS::AtMostOnce, 0))?;
+        if i % 64 == 63 {
+            p.flush().await?;
+        }
+    }
+    p.flush().await?;
+    for r in receivers {
+        r.await??;
+    }
+    Ok((subs * messages) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Deliveries per second for `pairs` publisher/subscriber pairs, QoS 1, `window` in flight.
+async fn pairs(
+    addr: SocketAddr,
+    pairs: usize,
+    messages: usize,
+    window: usize,
+) -> Result<f64, Error> {
+    let epoch = Instant::now();
+    let mut tasks = Vec::new();
+    let mut receivers = Vec::new();
+    for i in 0..pairs {
+        let mut s = Client::connect(addr, &format!("pair-sub-{i}")).await?;
+        s.subscribe(&format!("bench/pair/{i}"), QoS::AtLeastOnce)
+            .await?;
+        receivers.push(tokio::spawn(receive(s, messages, epoch)));
+    }
+    let start = Instant::now();
+    for i in 0..pairs {
+        let mut p = Client::connect(addr, &format!("pair-pub-{i}")).await?;
+        let topic = TopicName::try_from(format!("bench/pair/{i}"))?;
+        tasks.push(tokio::spawn(async move {
+            let mut in_flight = 0;
+            let mut sent = 0usize;
+            let mut acked = 0usize;
+            while acked < messages {
+                while in_flight < window && sent < messages {
+                    let id = (sent % 60_000) as u16 + 1;
+                    p.queue(&publish(&topic, stamped(epoch, 100), QoS::AtLeastOnce, id))?;
+                    sent += 1;
+                    in_flight += 1;
+                }
+                p.flush().await?;
+                if let Packet::PubAck(_) = p.recv().await? {
+                    acked += 1;
+                    in_flight -= 1;
+                }
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    for r in receivers {
+        r.await??;
+    }
+    Ok((pairs * messages) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Median and 99th percentile latency (µs) at a steady `rate` of QoS 1 messages.
+async fn latency(addr: SocketAddr, rate: u64, messages: usize) -> Result<(f64, f64), Error> {
+    let epoch = Instant::now();
+    let mut s = Client::connect(addr, "lat-sub").await?;
+    s.subscribe("bench/lat", QoS::AtLeastOnce).await?;
+    let receiver = tokio::spawn(receive(s, messages, epoch));
+    let p = Client::connect(addr, "lat-pub").await?;
+    let topic = TopicName::try_from("bench/lat")?;
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    let (mut rx, mut p_tx) = (p.rx, p.tx);
+    // Drain PUBACKs in the background; the publisher only writes.
+    let drain = tokio::spawn(async move {
+        let mut sink = vec![0u8; 64 * 1024];
+        while rx.read(&mut sink).await.map(|n| n > 0).unwrap_or(false) {}
+    });
+    let mut out = BytesMut::new();
+    for i in 0..messages {
+        tick.tick().await;
+        let id = (i % 60_000) as u16 + 1;
+        encode(
+            &publish(&topic, stamped(epoch, 100), QoS::AtLeastOnce, id),
+            ProtocolVersion::V5,
+            &mut out,
+        )?;
+        p_tx.write_all(&out.split()).await?;
+    }
+    let mut lat = receiver.await??;
+    drain.abort();
+    lat.sort_unstable();
+    let pct = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    Ok((pct(0.5), pct(0.99)))
+}
+
+/// KiB of resident memory the broker grows by for `n` idle subscribed clients.
+async fn memory(broker: &Broker, n: usize) -> Result<f64, Error> {
+    let before = broker.rss_kib()?;
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = Client::connect(broker.addr, &format!("idle-{i}")).await?;
+        c.subscribe(&format!("idle/{i}/+/state"), QoS::AtLeastOnce)
+            .await?;
+        clients.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = broker.rss_kib()?;
+    drop(clients);
+    Ok(after.saturating_sub(before) as f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let server_bin = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .ok_or("usage: loadgen <path to pubzub-server>")?;
+    let kinds = [Kind::Pubzub, Kind::Mosquitto];
+    let mut fan = [Vec::new(), Vec::new()];
+    let mut pair = [Vec::new(), Vec::new()];
+    let mut p50 = [Vec::new(), Vec::new()];
+    let mut p99 = [Vec::new(), Vec::new()];
+    let mut mem = [Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        // Alternate which broker goes first, so a slow phase of the machine hits both.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let broker = Broker::start(kinds[k], &server_bin)?;
+            fan[k].push(fan_out(broker.addr, 10, 50_000).await?);
+            pair[k].push(pairs(broker.addr, 8, 10_000, 32).await?);
+            let (a, b) = latency(broker.addr, 2_000, 4_000).await?;
+            p50[k].push(a);
+            p99[k].push(b);
+            mem[k].push(memory(&broker, 2_000).await?);
+            eprintln!(
+                "round {round} {:?}: fan-out {:.0}/s, pairs {:.0}/s, latency p50 {a:.0} µs p99 {b:.0} µs, memory {:.0} KiB",
+                kinds[k],
+                fan[k].last().unwrap_or(&0.0),
+                pair[k].last().unwrap_or(&0.0),
+                mem[k].last().unwrap_or(&0.0),
+            );
+        }
+    }
+    let [fan_ours, fan_theirs] = fan.map(median);
+    let [pair_ours, pair_theirs] = pair.map(median);
+    let [p50_ours, p50_theirs] = p50.map(median);
+    let [p99_ours, p99_theirs] = p99.map(median);
+    let [mem_ours, mem_theirs] = mem.map(median);
+    println!("workload | pubzub-server | mosquitto | ratio");
+    println!(
+        "RATIO fan-out QoS 0 deliveries/s: {fan_ours:.0} vs {fan_theirs:.0} = {:.2}x the throughput",
+        fan_ours / fan_theirs
+    );
+    println!(
+        "RATIO 8 pairs QoS 1 deliveries/s: {pair_ours:.0} vs {pair_theirs:.0} = {:.2}x the throughput",
+        pair_ours / pair_theirs
+    );
+    println!(
+        "RATIO latency p50 at 2000/s: {p50_ours:.0} µs vs {p50_theirs:.0} µs = {:.2}x as fast",
+        p50_theirs / p50_ours
+    );
+    println!(
+        "RATIO latency p99 at 2000/s: {p99_ours:.0} µs vs {p99_theirs:.0} µs = {:.2}x as fast",
+        p99_theirs / p99_ours
+    );
+    println!(
+        "RATIO memory for 2000 idle clients: {mem_ours:.0} KiB vs {mem_theirs:.0} KiB = {:.2}x less",
+        mem_theirs / mem_ours
+    );
+    Ok(())
+}
