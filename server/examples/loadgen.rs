@@ -385,12 +385,31 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Prints one RATIO line from both brokers' rounds; `higher_is_better` says which way wins.
+fn report(what: &str, unit: &str, ours: Vec<f64>, theirs: Vec<f64>, higher_is_better: bool) {
+    if ours.is_empty() {
+        return;
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    let (ratio, word) = if higher_is_better {
+        (ours / theirs, "the throughput")
+    } else {
+        (theirs / ours, "better (lower)")
+    };
+    println!(
+        "RATIO {what}: pubzub-server {ours:.0} {unit}, mosquitto {theirs:.0} {unit}: {ratio:.2}x {word}"
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let server_bin = std::env::args()
         .nth(1)
         .map(PathBuf::from)
         .ok_or("usage: loadgen <path to pubzub-server>")?;
+    // LOADGEN_ONLY=memory (or fan-out, pairs, latency) runs one workload.
+    let only = std::env::var("LOADGEN_ONLY").ok();
+    let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let kinds = [Kind::Pubzub, Kind::Mosquitto];
     let mut fan = [Vec::new(), Vec::new()];
     let mut pair = [Vec::new(), Vec::new()];
@@ -402,46 +421,71 @@ async fn main() -> Result<(), Error> {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for k in order {
             let broker = Broker::start(kinds[k], &server_bin)?;
-            fan[k].push(fan_out(broker.addr, 10, 50_000).await?);
-            pair[k].push(pairs(broker.addr, 8, 10_000, 32).await?);
-            let (a, b) = latency(broker.addr, 2_000, 4_000).await?;
-            p50[k].push(a);
-            p99[k].push(b);
-            mem[k].push(memory(&broker, 2_000).await?);
+            if wants("fan-out") {
+                fan[k].push(fan_out(broker.addr, 10, 50_000).await?);
+            }
+            if wants("pairs") {
+                pair[k].push(pairs(broker.addr, 8, 10_000, 32).await?);
+            }
+            if wants("latency") {
+                let (a, b) = latency(broker.addr, 2_000, 4_000).await?;
+                p50[k].push(a);
+                p99[k].push(b);
+            }
+            if wants("memory") {
+                mem[k].push(memory(&broker, 2_000).await?);
+            }
+            let last = |v: &Vec<f64>| v.last().map_or("-".to_string(), |x| format!("{x:.0}"));
             eprintln!(
-                "round {round} {:?}: fan-out {:.0}/s, pairs {:.0}/s, latency p50 {a:.0} µs p99 {b:.0} µs, memory {:.0} KiB",
+                "round {round} {:?}: fan-out {}/s, pairs {}/s, latency p50 {} µs p99 {} µs, memory {} KiB",
                 kinds[k],
-                fan[k].last().unwrap_or(&0.0),
-                pair[k].last().unwrap_or(&0.0),
-                mem[k].last().unwrap_or(&0.0),
+                last(&fan[k]),
+                last(&pair[k]),
+                last(&p50[k]),
+                last(&p99[k]),
+                last(&mem[k]),
             );
         }
     }
-    let [fan_ours, fan_theirs] = fan.map(median);
-    let [pair_ours, pair_theirs] = pair.map(median);
-    let [p50_ours, p50_theirs] = p50.map(median);
-    let [p99_ours, p99_theirs] = p99.map(median);
-    let [mem_ours, mem_theirs] = mem.map(median);
-    println!("workload | pubzub-server | mosquitto | ratio");
-    println!(
-        "RATIO fan-out QoS 0 deliveries/s: {fan_ours:.0} vs {fan_theirs:.0} = {:.2}x the throughput",
-        fan_ours / fan_theirs
+    let [fan_ours, fan_theirs] = fan;
+    let [pair_ours, pair_theirs] = pair;
+    let [p50_ours, p50_theirs] = p50;
+    let [p99_ours, p99_theirs] = p99;
+    let [mem_ours, mem_theirs] = mem;
+    report(
+        "fan-out, QoS 0, 1 publisher to 10 subscribers",
+        "deliveries/s",
+        fan_ours,
+        fan_theirs,
+        true,
     );
-    println!(
-        "RATIO 8 pairs QoS 1 deliveries/s: {pair_ours:.0} vs {pair_theirs:.0} = {:.2}x the throughput",
-        pair_ours / pair_theirs
+    report(
+        "8 publisher/subscriber pairs, QoS 1, 32 in flight",
+        "deliveries/s",
+        pair_ours,
+        pair_theirs,
+        true,
     );
-    println!(
-        "RATIO latency p50 at 2000/s: {p50_ours:.0} µs vs {p50_theirs:.0} µs = {:.2}x as fast",
-        p50_theirs / p50_ours
+    report(
+        "latency median at 2000 QoS 1 messages/s",
+        "µs",
+        p50_ours,
+        p50_theirs,
+        false,
     );
-    println!(
-        "RATIO latency p99 at 2000/s: {p99_ours:.0} µs vs {p99_theirs:.0} µs = {:.2}x as fast",
-        p99_theirs / p99_ours
+    report(
+        "latency 99th percentile at 2000 QoS 1 messages/s",
+        "µs",
+        p99_ours,
+        p99_theirs,
+        false,
     );
-    println!(
-        "RATIO memory for 2000 idle clients: {mem_ours:.0} KiB vs {mem_theirs:.0} KiB = {:.2}x less",
-        mem_theirs / mem_ours
+    report(
+        "memory grown for 2000 idle subscribed clients",
+        "KiB",
+        mem_ours,
+        mem_theirs,
+        false,
     );
     Ok(())
 }

@@ -16,12 +16,13 @@ use pubzub_core::{
     ConnAck, DecodeError, Decoder, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode,
     TopicName, encode,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::broker::{Accepted, Ending, Outgoing};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::outbox::{OutboxRx, OutboxTx, outbox};
 use crate::transport::{Inbound, Outbound};
 
 /// Bytes gathered into one write when several packets are ready.
@@ -56,7 +57,7 @@ async fn run<I: Inbound, O: Outbound>(
     outbound: O,
     peer: SocketAddr,
 ) {
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::new();
     let mut decoder = Decoder::new(hub.limits.max_packet_size);
     let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder).await {
         Ok(connect) => connect,
@@ -79,7 +80,7 @@ async fn run<I: Inbound, O: Outbound>(
         }
     };
     let version = connect.protocol;
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = outbox();
     let qos0 = Arc::new(AtomicUsize::new(0));
     let (done_tx, mut done_rx) = oneshot::channel::<()>();
     let writer = tokio::spawn(write_loop(
@@ -200,7 +201,7 @@ async fn read_connect<I: Inbound>(
 struct Conn<'a> {
     hub: &'a Hub,
     accepted: &'a Accepted,
-    tx: &'a mpsc::UnboundedSender<Outgoing>,
+    tx: &'a OutboxTx,
     /// The client's topic aliases [MQTT-3.3.2.3.4].
     aliases: HashMap<u16, TopicName>,
     rate: RateLimit,
@@ -223,7 +224,7 @@ impl Conn<'_> {
             }
             Packet::Unsubscribe(u) => self.hub.broker().unsubscribe(client, conn, u),
             Packet::PingReq => {
-                let _ = self.tx.send(Outgoing::Packet(Packet::PingResp));
+                self.tx.send(Outgoing::packet(Packet::PingResp));
             }
             Packet::Disconnect(d) => return Some(self.disconnect(d)),
             other => {
@@ -279,7 +280,7 @@ impl Conn<'_> {
                 } else {
                     Packet::PubRec(ack)
                 };
-                let _ = self.tx.send(Outgoing::Packet(packet));
+                self.tx.send(Outgoing::packet(packet));
             }
             return None;
         }
@@ -351,34 +352,37 @@ impl RateLimit {
 /// Encodes and writes what the broker queues, batching whatever is ready. Ends on
 /// `Outgoing::Close`, on a write error, or when every sender is gone; `done` tells the reader.
 async fn write_loop<O: Outbound>(
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut rx: OutboxRx,
     mut out: O,
     version: ProtocolVersion,
     qos0_queued: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
     done: oneshot::Sender<()>,
 ) {
-    let mut buf = BytesMut::with_capacity(8192);
-    'write: while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        let mut closing = false;
-        while let Some(item) = next.take() {
-            closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics);
+    let mut buf = BytesMut::new();
+    'write: while let Some(batch) = rx.next_batch().await {
+        for item in batch {
+            let closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics);
             if closing || buf.len() >= WRITE_BATCH {
-                break;
+                let bytes = buf.split().freeze();
+                Metrics::add(&metrics.bytes_out, bytes.len() as u64);
+                if out.send(bytes).await.is_err() {
+                    break 'write;
+                }
             }
-            next = rx.try_recv().ok();
+            if closing {
+                break 'write;
+            }
         }
         if !buf.is_empty() {
             let bytes = buf.split().freeze();
             Metrics::add(&metrics.bytes_out, bytes.len() as u64);
             if out.send(bytes).await.is_err() {
-                break 'write;
+                break;
             }
         }
-        if closing {
-            break;
-        }
+        // An idle connection keeps no write buffer.
+        buf = BytesMut::new();
     }
     out.close().await;
     drop(done);
@@ -393,7 +397,7 @@ fn encode_outgoing(
     metrics: &Metrics,
 ) -> bool {
     let (packet, closing) = match item {
-        Outgoing::Packet(p) => (p, false),
+        Outgoing::Packet(p) => (*p, false),
         Outgoing::Publish {
             delivery,
             packet_id,

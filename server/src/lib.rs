@@ -11,6 +11,7 @@
 //! - [`transport`]: TCP/TLS streams and WebSockets as plain byte pipes.
 //! - [`listen`]: accept loops and the HTTP application.
 //! - [`hub`]: the state every connection shares, and the broker's timer.
+//! - [`outbox`]: the queue from the broker to a connection's writer.
 //! - [`metrics`]: counters for `/metrics`.
 //!
 //! # Example
@@ -31,6 +32,7 @@ pub mod connection;
 pub mod hub;
 pub mod listen;
 pub mod metrics;
+pub mod outbox;
 pub mod transport;
 
 use std::net::SocketAddr;

@@ -97,7 +97,7 @@ async fn serve_stream(
     match tls {
         None => {
             let (r, w) = stream.into_split();
-            connection::serve(hub, StreamIn(r), StreamOut(w), peer).await;
+            connection::serve(hub, StreamIn::new(r), StreamOut(w), peer).await;
         }
         Some(acceptor) => {
             let handshake =
@@ -105,7 +105,7 @@ async fn serve_stream(
             match handshake.await {
                 Ok(Ok(tls)) => {
                     let (r, w) = tokio::io::split(tls);
-                    connection::serve(hub, StreamIn(r), StreamOut(w), peer).await;
+                    connection::serve(hub, StreamIn::new(r), StreamOut(w), peer).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),

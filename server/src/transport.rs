@@ -21,16 +21,39 @@ pub trait Outbound: Send + 'static {
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 }
 
-/// The read half of a TCP or TLS stream.
-pub struct StreamIn<R>(pub R);
+/// The read half of a TCP or TLS stream. Reads ask for room by the size of recent reads, so an
+/// idle connection holds a small buffer and a busy one reads in large chunks.
+pub struct StreamIn<R> {
+    reader: R,
+    chunk: usize,
+}
+
+const MIN_CHUNK: usize = 512;
+const MAX_CHUNK: usize = 64 * 1024;
+
+impl<R> StreamIn<R> {
+    pub fn new(reader: R) -> StreamIn<R> {
+        StreamIn {
+            reader,
+            chunk: MIN_CHUNK,
+        }
+    }
+}
 
 /// The write half of a TCP or TLS stream.
 pub struct StreamOut<W>(pub W);
 
 impl<R: AsyncRead + Unpin + Send> Inbound for StreamIn<R> {
     async fn recv(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        buf.reserve(4096);
-        self.0.read_buf(buf).await
+        buf.reserve(self.chunk);
+        let room = buf.capacity() - buf.len();
+        let n = self.reader.read_buf(buf).await?;
+        if n == room {
+            self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        } else if n < self.chunk / 4 {
+            self.chunk = (self.chunk / 2).max(MIN_CHUNK);
+        }
+        Ok(n)
     }
 }
 

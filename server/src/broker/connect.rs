@@ -7,17 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use pubzub_core::{ByteStr, ConnAck, Connect, Packet, Publish, ReasonCode, Timestamp};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Accepted, Broker, Link, Outgoing, ROUTING_ID_PROPERTY, Session, WillMessage};
 use crate::metrics::Metrics;
+use crate::outbox::OutboxTx;
 
 impl Broker {
     /// Handles CONNECT: answers CONNACK on `tx` (also when refusing) and binds the session.
     pub fn connect(
         &mut self,
         connect: Connect,
-        tx: UnboundedSender<Outgoing>,
+        tx: OutboxTx,
         qos0_queued: Arc<AtomicUsize>,
         now: Timestamp,
     ) -> Result<Accepted, ReasonCode> {
@@ -27,9 +27,9 @@ impl Broker {
                 reason_code: code,
                 ..ConnAck::default()
             };
-            let _ = tx.send(Outgoing::Packet(Packet::ConnAck(ack)));
+            tx.send(Outgoing::packet(Packet::ConnAck(ack)));
             // No DISCONNECT after a refusing CONNACK [MQTT-3.2.2-7].
-            let _ = tx.send(Outgoing::Close(None));
+            tx.send(Outgoing::Close(None));
             Err(code)
         };
         if self.connected >= self.limits.max_connections {
@@ -57,7 +57,8 @@ impl Broker {
             props.assigned_client_identifier = Some(id.clone());
             id
         } else {
-            connect.client_id.clone()
+            // An own copy: the decoded id shares (and would pin) the receive buffer.
+            ByteStr::from(connect.client_id.as_str())
         };
 
         let expiry = if version.is_v5() {
@@ -121,7 +122,7 @@ impl Broker {
             self.routes.insert(routing_id.clone(), client_id.clone());
             self.sessions.insert(
                 client_id.clone(),
-                Session::new(client_id.clone(), routing_id),
+                Box::new(Session::new(client_id.clone(), routing_id)),
             );
             self.metrics.sessions.fetch_add(1, Relaxed);
         }
@@ -136,7 +137,8 @@ impl Broker {
         session.ended_cleanly = false;
         session.will = connect.will.map(|w| WillMessage {
             delay: w.properties.will_delay_interval.unwrap_or(0),
-            publish: will_publish(w),
+            // Kept until the session ends: an own copy, not a slice of the receive buffer.
+            publish: super::message::owned(&will_publish(w)),
         });
         let receive_maximum = connect
             .properties
@@ -175,7 +177,7 @@ impl Broker {
             properties: props,
         };
         if let Some(link) = &session.link {
-            link.send(Outgoing::Packet(Packet::ConnAck(ack)));
+            link.send(Outgoing::packet(Packet::ConnAck(ack)));
         }
         if session_present {
             session.resend_inflight(now);

@@ -80,7 +80,7 @@ impl Broker {
     }
 
     /// The session is over: remaining wills fire (unless it ended cleanly), subscriptions go.
-    pub(super) fn end_session(&mut self, mut session: Session, now: Timestamp) {
+    pub(super) fn end_session(&mut self, mut session: Box<Session>, now: Timestamp) {
         self.delayed_wills
             .retain(|_, (client, _)| *client != session.client_id);
         if !session.ended_cleanly {

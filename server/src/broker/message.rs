@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use pubzub_core::{
-    ByteStr, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionId, Timestamp, TopicName,
+    ByteStr, Bytes, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionId, Timestamp,
+    TopicName,
 };
 
 /// An application message as routed: shared by every subscriber it reaches and by the
@@ -42,6 +43,17 @@ impl Message {
         })
     }
 
+    /// A copy that owns its bytes, for messages kept long (retained messages). A decoded
+    /// message shares its connection's receive buffer and would keep all of it alive.
+    pub fn detached(&self) -> Arc<Message> {
+        Arc::new(Message {
+            publish: owned(&self.publish),
+            publisher: self.publisher.as_deref().map(ByteStr::from),
+            expires_at: self.expires_at,
+            wire_len: self.wire_len,
+        })
+    }
+
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|t| now >= t)
     }
@@ -51,6 +63,28 @@ impl Message {
         self.expires_at
             .map(|t| u32::try_from(now.until(t).as_secs()).unwrap_or(u32::MAX))
     }
+}
+
+/// A copy of `p` whose strings and payload own their bytes instead of sharing a receive buffer.
+pub fn owned(p: &Publish) -> Publish {
+    let mut publish = p.clone();
+    publish.topic = TopicName::try_from(p.topic.as_str()).unwrap_or_else(|_| p.topic.clone());
+    publish.payload = Bytes::copy_from_slice(&p.payload);
+    let props = &mut publish.properties;
+    props.content_type = props.content_type.as_deref().map(ByteStr::from);
+    props.correlation_data = props
+        .correlation_data
+        .as_deref()
+        .map(Bytes::copy_from_slice);
+    props.response_topic = props
+        .response_topic
+        .take()
+        .map(|t| TopicName::try_from(t.as_str()).unwrap_or(t));
+    for (k, v) in &mut props.user_properties {
+        *k = ByteStr::from(k.as_str());
+        *v = ByteStr::from(v.as_str());
+    }
+    publish
 }
 
 /// One message on its way to one subscriber.
@@ -97,10 +131,11 @@ impl Delivery {
     }
 }
 
-/// What the broker asks a connection's writer to do.
+/// What the broker asks a connection's writer to do. Kept small (control packets are boxed):
+/// every idle connection's channel holds a block of these.
 #[derive(Debug)]
 pub enum Outgoing {
-    Packet(Packet),
+    Packet(Box<Packet>),
     Publish {
         delivery: Delivery,
         packet_id: Option<PacketId>,
@@ -109,4 +144,10 @@ pub enum Outgoing {
     },
     /// Send DISCONNECT with this reason (v5 only, if any) and close the connection.
     Close(Option<ReasonCode>),
+}
+
+impl Outgoing {
+    pub fn packet(p: Packet) -> Outgoing {
+        Outgoing::Packet(Box::new(p))
+    }
 }

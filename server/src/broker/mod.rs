@@ -62,7 +62,8 @@ pub struct Accepted {
 pub struct Broker {
     limits: Limits,
     metrics: Arc<Metrics>,
-    sessions: HashMap<ByteStr, Session>,
+    /// Boxed: a session is large and the map keeps spare slots.
+    sessions: HashMap<ByteStr, Box<Session>>,
     /// Client ids and routing ids to client ids, for `bridge/<id>/...` topics.
     routes: HashMap<ByteStr, ByteStr>,
     tree: SubscriptionTree<Subscriber>,
@@ -101,7 +102,7 @@ impl Broker {
     }
 
     pub fn session(&self, client_id: &str) -> Option<&Session> {
-        self.sessions.get(client_id)
+        self.sessions.get(client_id).map(|s| &**s)
     }
 
     /// The session bound to `conn`, if it still is (a takeover unbinds it).
@@ -109,6 +110,7 @@ impl Broker {
         self.sessions
             .get_mut(client_id)
             .filter(|s| s.link.as_ref().is_some_and(|l| l.conn == conn))
+            .map(|s| &mut **s)
     }
 
     /// A PUBLISH from a connected client, its topic alias already resolved.
@@ -132,7 +134,7 @@ impl Broker {
             if session.qos2_in.contains(&id.get()) {
                 // A resend of a message we have: acknowledge, do not deliver twice.
                 if let Some(link) = &session.link {
-                    link.send(Outgoing::Packet(Packet::PubRec(Ack::new(id))));
+                    link.send(Outgoing::packet(Packet::PubRec(Ack::new(id))));
                 }
                 return Ok(());
             }
@@ -153,7 +155,7 @@ impl Broker {
                 // A refused QoS 2 message is over: no PUBREL will come for it.
                 session.qos2_in.remove(&id.get());
             }
-            link.send(Outgoing::Packet(if qos == QoS::AtLeastOnce {
+            link.send(Outgoing::packet(if qos == QoS::AtLeastOnce {
                 Packet::PubAck(ack)
             } else {
                 Packet::PubRec(ack)
@@ -231,7 +233,7 @@ impl Broker {
             self.retained.clear(&topic);
         } else {
             self.retained
-                .set(topic, message.clone(), message.expires_at);
+                .set(topic, message.detached(), message.expires_at);
         }
         self.metrics
             .retained
@@ -261,7 +263,7 @@ impl Broker {
                     comp.reason_code = ReasonCode::PacketIdentifierNotFound;
                 }
                 if let Some(link) = &session.link {
-                    link.send(Outgoing::Packet(Packet::PubComp(comp)));
+                    link.send(Outgoing::packet(Packet::PubComp(comp)));
                 }
             }
             _ => {}

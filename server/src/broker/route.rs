@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pubzub_core::{ByteStr, Timestamp, TopicName};
 
-use super::{Broker, Delivery, Message, Session, Subscriber};
+use super::{Broker, Delivery, Message, Subscriber};
 
 impl Broker {
     /// Delivers `message` to every session it reaches; returns how many.
@@ -38,7 +38,7 @@ impl Broker {
             let online = |s: &Subscriber| {
                 self.sessions
                     .get(&s.client)
-                    .is_some_and(Session::is_connected)
+                    .is_some_and(|s| s.is_connected())
             };
             // Round robin over the members online, or over all when none is.
             let candidates: Vec<&Subscriber> = if members.iter().any(online) {

@@ -9,10 +9,10 @@ use pubzub_core::{
     Ack, ByteStr, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionId,
     SubscriptionKey, SubscriptionOptions, Timestamp,
 };
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::message::{Delivery, Outgoing};
 use crate::metrics::Metrics;
+use crate::outbox::OutboxTx;
 
 /// Identifies one network connection; a session outlives many.
 pub type ConnId = u64;
@@ -21,7 +21,7 @@ pub type ConnId = u64;
 #[derive(Debug)]
 pub struct Link {
     pub conn: ConnId,
-    pub tx: UnboundedSender<Outgoing>,
+    pub tx: OutboxTx,
     /// QoS 0 deliveries not yet written; past the limit they are dropped for this subscriber.
     pub qos0_queued: Arc<AtomicUsize>,
     pub version: ProtocolVersion,
@@ -33,8 +33,7 @@ pub struct Link {
 
 impl Link {
     pub fn send(&self, out: Outgoing) {
-        // A closed channel means the connection is going away; the broker hears of it next.
-        let _ = self.tx.send(out);
+        self.tx.send(out);
     }
 }
 
@@ -232,7 +231,7 @@ impl Session {
         let Some(link) = &self.link else { return };
         for f in &self.inflight {
             if f.released {
-                link.send(Outgoing::Packet(Packet::PubRel(Ack::new(f.packet_id))));
+                link.send(Outgoing::packet(Packet::PubRel(Ack::new(f.packet_id))));
             } else {
                 link.send(Outgoing::Publish {
                     delivery: f.delivery.clone(),
@@ -265,7 +264,7 @@ impl Session {
             if let Some(link) = &self.link {
                 let mut rel = Ack::new(ack.packet_id);
                 rel.reason_code = ReasonCode::PacketIdentifierNotFound;
-                link.send(Outgoing::Packet(Packet::PubRel(rel)));
+                link.send(Outgoing::packet(Packet::PubRel(rel)));
             }
             return;
         };
@@ -275,7 +274,7 @@ impl Session {
         }
         self.inflight[i].released = true;
         if let Some(link) = &self.link {
-            link.send(Outgoing::Packet(Packet::PubRel(Ack::new(ack.packet_id))));
+            link.send(Outgoing::packet(Packet::PubRel(Ack::new(ack.packet_id))));
         }
     }
 

@@ -42,7 +42,8 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            let key_str = f.filter.as_byte_str().clone();
+            // An own copy: the decoded filter shares (and would pin) the receive buffer.
+            let key_str = ByteStr::from(f.filter.as_str());
             let existed = session_subs.remove(&key_str);
             if existed.is_none() && session_subs.len() >= limits.max_subscriptions_per_client {
                 codes.push(ReasonCode::QuotaExceeded);
@@ -85,7 +86,7 @@ impl Broker {
         let session = self.sessions.get_mut(client_id).expect("linked above");
         session.subscriptions = session_subs;
         if let Some(link) = &session.link {
-            link.send(Outgoing::Packet(Packet::SubAck(SubAck {
+            link.send(Outgoing::packet(Packet::SubAck(SubAck {
                 packet_id: sub.packet_id,
                 properties: Default::default(),
                 reason_codes: codes,
@@ -129,7 +130,7 @@ impl Broker {
             })
             .collect();
         if let Some(link) = &session.link {
-            link.send(Outgoing::Packet(Packet::UnsubAck(UnsubAck {
+            link.send(Outgoing::packet(Packet::UnsubAck(UnsubAck {
                 packet_id: unsub.packet_id,
                 properties: Default::default(),
                 reason_codes: codes,
