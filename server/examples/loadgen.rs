@@ -77,7 +77,9 @@ impl Broker {
                     format!(
                         "[mqtt]\nport = {port}\nip6 = \"none\"\n[http]\nport = \"none\"\n\
                          [mqtts]\nport = \"none\"\n[limits]\nmax_publish_rate = 0\n\
-                         max_outgoing_qos0 = 1000000\nmax_connections = 100000\n"
+                         max_outgoing_qos0 = 1000000\nmax_connections = 100000\n\
+                         [sites.default]\nallow_anonymous = true\n\
+                         [[sites.default.rules]]\naction = \"allow\"\nfilter = \"#\"\n"
                     ),
                 )?;
                 Command::new(server_bin)

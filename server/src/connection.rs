@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use pubzub_core::{
-    ConnAck, DecodeError, Decoder, Disconnect, Packet, ProtocolVersion, Publish, QoS, ReasonCode,
-    TopicName, encode,
+    ByteStr, ConnAck, DecodeError, Decoder, Disconnect, Packet, ProtocolVersion, Publish, QoS,
+    ReasonCode, TopicName, encode,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::auth;
 use crate::broker::{Accepted, Ending, Outgoing};
-use crate::hub::Hub;
+use crate::hub::{Hub, Site, Transport};
 use crate::metrics::Metrics;
 use crate::outbox::{OutboxRx, OutboxTx, outbox};
 use crate::transport::{Inbound, Outbound};
@@ -38,25 +39,92 @@ enum Close {
     Violation(ReasonCode, String),
 }
 
+/// Where a connection came from: its transport, and for WebSockets the Host header, which
+/// selects the site.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub transport: Transport,
+    pub host: Option<String>,
+    pub peer: SocketAddr,
+}
+
 /// Serves one connection until it ends. Never panics on input.
 pub async fn serve<I: Inbound, O: Outbound>(
     hub: Arc<Hub>,
     inbound: I,
     outbound: O,
-    peer: SocketAddr,
+    origin: Origin,
 ) {
     hub.metrics.connections.fetch_add(1, Relaxed);
     Metrics::inc(&hub.metrics.connections_total);
-    run(&hub, inbound, outbound, peer).await;
+    run(&hub, inbound, outbound, origin).await;
     hub.metrics.connections.fetch_sub(1, Relaxed);
 }
 
-async fn run<I: Inbound, O: Outbound>(
-    hub: &Arc<Hub>,
-    mut inbound: I,
-    outbound: O,
-    peer: SocketAddr,
-) {
+/// Sends a refusing CONNACK and closes.
+async fn refuse<O: Outbound>(mut outbound: O, code: ReasonCode, version: ProtocolVersion) {
+    let mut out = BytesMut::new();
+    let ack = ConnAck {
+        reason_code: code,
+        ..ConnAck::default()
+    };
+    if encode(&Packet::ConnAck(ack), version, &mut out).is_ok() {
+        let _ = outbound.send(out.freeze()).await;
+    }
+    outbound.close().await;
+}
+
+/// Picks the site and checks the credentials of a CONNECT. The username `host:user` selects
+/// the site by host; otherwise the WebSocket's Host header does, or the default site.
+/// Returns the site and the user (`None`: anonymous), or the CONNACK reason to refuse with.
+async fn login(
+    hub: &Hub,
+    connect: &pubzub_core::Connect,
+    origin: &Origin,
+) -> Result<(Arc<Site>, Option<ByteStr>), ReasonCode> {
+    let by_host = origin.host.as_deref().and_then(|h| hub.site_for_host(h));
+    let fallback = by_host.unwrap_or(hub.default_site()).clone();
+    let (site, name) = match connect.username.as_deref() {
+        Some(u) => match u
+            .split_once(':')
+            .and_then(|(host, user)| hub.site_for_host(host).map(|s| (s.clone(), user)))
+        {
+            Some((site, user)) => (site, Some(user.to_owned())),
+            None => (fallback, Some(u.to_owned())),
+        },
+        None => (fallback, None),
+    };
+    let Some(name) = name else {
+        return if site.allows_anonymous(origin.transport) {
+            Ok((site, None))
+        } else {
+            Err(ReasonCode::NotAuthorized)
+        };
+    };
+    let ip = origin.peer.ip();
+    tokio::time::sleep(hub.failures.delay(ip)).await;
+    let verified = match (site.password_hash(&name), &connect.password) {
+        (Some(hash), Some(password)) => {
+            let (hash, password) = (hash.to_owned(), password.clone());
+            // Hashing takes milliseconds of CPU: off the async workers.
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if verified {
+        hub.failures.succeeded(ip);
+        Ok((site, Some(ByteStr::from(name))))
+    } else {
+        hub.failures.failed(ip);
+        tracing::info!(peer = %origin.peer, site = %site.name, user = %name, "login failed");
+        Err(ReasonCode::BadUserNameOrPassword)
+    }
+}
+
+async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: O, origin: Origin) {
+    let peer = origin.peer;
     let mut buf = BytesMut::new();
     let mut decoder = Decoder::new(hub.limits.max_packet_size);
     let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder).await {
@@ -65,17 +133,16 @@ async fn run<I: Inbound, O: Outbound>(
             if let Some((code, version)) = refusal {
                 Metrics::inc(&hub.metrics.protocol_errors);
                 tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
-                let mut out = BytesMut::new();
-                let ack = ConnAck {
-                    reason_code: code,
-                    ..ConnAck::default()
-                };
-                if encode(&Packet::ConnAck(ack), version, &mut out).is_ok() {
-                    let mut outbound = outbound;
-                    let _ = outbound.send(out.freeze()).await;
-                    outbound.close().await;
-                }
+                refuse(outbound, code, version).await;
             }
+            return;
+        }
+    };
+    let (site, user) = match login(hub, &connect, &origin).await {
+        Ok(login) => login,
+        Err(code) => {
+            Metrics::inc(&hub.metrics.refused_connections);
+            refuse(outbound, code, connect.protocol).await;
             return;
         }
     };
@@ -93,7 +160,7 @@ async fn run<I: Inbound, O: Outbound>(
     ));
 
     let now = hub.now();
-    let accepted = hub.broker().connect(connect, tx.clone(), qos0, now);
+    let accepted = site.broker().connect(connect, user, tx.clone(), qos0, now);
     let Ok(accepted) = accepted else {
         drop(tx);
         let _ = writer.await;
@@ -102,6 +169,7 @@ async fn run<I: Inbound, O: Outbound>(
     tracing::debug!(%peer, client = %accepted.client_id, "connected");
     let mut conn = Conn {
         hub,
+        site: &site,
         accepted: &accepted,
         tx: &tx,
         aliases: HashMap::new(),
@@ -144,7 +212,7 @@ async fn run<I: Inbound, O: Outbound>(
     let now = hub.now();
     let client = &accepted.client_id;
     {
-        let mut broker = hub.broker();
+        let mut broker = site.broker();
         match close {
             Close::Client(ending, expiry) => {
                 broker.disconnected(client, accepted.conn, ending, expiry, now)
@@ -200,6 +268,7 @@ async fn read_connect<I: Inbound>(
 /// The per-connection state the reader keeps between packets.
 struct Conn<'a> {
     hub: &'a Hub,
+    site: &'a Site,
     accepted: &'a Accepted,
     tx: &'a OutboxTx,
     /// The client's topic aliases [MQTT-3.3.2.3.4].
@@ -215,14 +284,14 @@ impl Conn<'_> {
         match packet {
             Packet::Publish(p) => return self.publish(p),
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => {
-                self.hub.broker().ack(client, conn, packet, now);
+                self.site.broker().ack(client, conn, packet, now);
             }
             Packet::Subscribe(s) => {
-                if let Err(code) = self.hub.broker().subscribe(client, conn, s, now) {
+                if let Err(code) = self.site.broker().subscribe(client, conn, s, now) {
                     return Some(Close::Violation(code, "invalid SUBSCRIBE".into()));
                 }
             }
-            Packet::Unsubscribe(u) => self.hub.broker().unsubscribe(client, conn, u),
+            Packet::Unsubscribe(u) => self.site.broker().unsubscribe(client, conn, u),
             Packet::PingReq => {
                 self.tx.send(Outgoing::packet(Packet::PingResp));
             }
@@ -286,7 +355,7 @@ impl Conn<'_> {
         }
         let client = &self.accepted.client_id;
         match self
-            .hub
+            .site
             .broker()
             .publish(client, self.accepted.conn, p, now)
         {

@@ -1,49 +1,128 @@
-//! What every connection shares: the broker behind its lock, the metrics, the limits and the
-//! clock. A background task ticks the broker for wills, expiries and retained messages.
+//! What every connection shares: the sites (each with its broker behind a lock), the metrics,
+//! the limits, the clock and the record of failed logins. A background task ticks every
+//! site's broker for wills, expiries and retained messages.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pubzub_core::Timestamp;
 
+use crate::acl::Acl;
+use crate::auth::Failures;
 use crate::broker::Broker;
-use crate::config::Limits;
+use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::metrics::Metrics;
 
-/// How often the broker's timers are checked. Will delays and expiries are whole seconds, so a
-/// tenth of a second is precise enough and costs one uncontended lock.
+/// How often the brokers' timers are checked. Will delays and expiries are whole seconds, so a
+/// tenth of a second is precise enough and costs one uncontended lock per site.
 const TICK: Duration = Duration::from_millis(100);
 
-pub struct Hub {
-    broker: Mutex<Broker>,
-    pub metrics: Arc<Metrics>,
-    pub limits: Limits,
-    epoch: Instant,
+/// How a client reached the server: anonymous access differs for pages and other clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+    WebSocket,
 }
 
-impl Hub {
-    pub fn new(limits: Limits) -> Arc<Hub> {
-        let metrics = Arc::new(Metrics::default());
-        Arc::new(Hub {
-            broker: Mutex::new(Broker::new(limits.clone(), metrics.clone())),
-            metrics,
-            limits,
-            epoch: Instant::now(),
-        })
-    }
+/// One site: its own pool of sessions, subscriptions, retained messages and wills.
+pub struct Site {
+    pub name: Arc<str>,
+    broker: Mutex<Broker>,
+    /// User name to argon2 PHC string.
+    passwords: HashMap<String, String>,
+    allow_anonymous: bool,
+    allow_anonymous_pages: bool,
+}
 
-    /// Milliseconds since the hub started: the broker's clock.
-    pub fn now(&self) -> Timestamp {
-        Timestamp(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// The broker, locked. A panic while holding the lock poisons it; the broker's state is
-    /// still consistent enough to keep serving the other clients, so the poison is ignored.
+impl Site {
+    /// The site's broker, locked. A panic while holding the lock poisons it; the broker's
+    /// state is still consistent enough to keep serving the other clients, so the poison is
+    /// ignored.
     pub fn broker(&self) -> MutexGuard<'_, Broker> {
         self.broker.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs the broker's timers until the hub is dropped by everyone else.
+    pub fn password_hash(&self, user: &str) -> Option<&str> {
+        self.passwords.get(user).map(String::as_str)
+    }
+
+    pub fn allows_anonymous(&self, transport: Transport) -> bool {
+        match transport {
+            Transport::WebSocket => self.allow_anonymous_pages,
+            Transport::Tcp | Transport::Tls => self.allow_anonymous,
+        }
+    }
+}
+
+pub struct Hub {
+    sites: HashMap<Arc<str>, Arc<Site>>,
+    by_host: HashMap<String, Arc<Site>>,
+    default_site: Arc<Site>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    pub failures: Failures,
+    epoch: Instant,
+}
+
+impl Hub {
+    pub fn new(config: &Config) -> Arc<Hub> {
+        let metrics = Arc::new(Metrics::default());
+        let mut sites = HashMap::new();
+        let mut by_host = HashMap::new();
+        for (name, site) in config.all_sites() {
+            let built = Arc::new(build_site(&name, &site, config, &metrics));
+            for host in &site.hostnames {
+                by_host.insert(host.to_ascii_lowercase(), built.clone());
+            }
+            sites.insert(built.name.clone(), built);
+        }
+        let default_site = sites
+            .get(DEFAULT_SITE)
+            .cloned()
+            .expect("all_sites always has the default site");
+        Arc::new(Hub {
+            sites,
+            by_host,
+            default_site,
+            metrics,
+            limits: config.limits.clone(),
+            failures: Failures::default(),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Milliseconds since the hub started: the brokers' clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn site(&self, name: &str) -> Option<&Arc<Site>> {
+        self.sites.get(name)
+    }
+
+    pub fn sites(&self) -> impl Iterator<Item = &Arc<Site>> {
+        self.sites.values()
+    }
+
+    /// The site a host name selects, if any (case-insensitive, without a port).
+    pub fn site_for_host(&self, host: &str) -> Option<&Arc<Site>> {
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        self.by_host.get(&host.to_ascii_lowercase())
+    }
+
+    pub fn default_site(&self) -> &Arc<Site> {
+        &self.default_site
+    }
+
+    /// Runs the brokers' timers until the hub is dropped by everyone else.
     pub fn spawn_ticker(self: &Arc<Hub>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -53,8 +132,31 @@ impl Hub {
                 interval.tick().await;
                 let Some(hub) = weak.upgrade() else { break };
                 let now = hub.now();
-                hub.broker().tick(now);
+                for site in hub.sites.values() {
+                    site.broker().tick(now);
+                }
             }
         });
+    }
+}
+
+fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metrics>) -> Site {
+    let name: Arc<str> = name.into();
+    let acl = Acl::new(site.rules.clone());
+    Site {
+        broker: Mutex::new(Broker::new(
+            name.clone(),
+            config.limits.clone(),
+            metrics.clone(),
+            acl,
+        )),
+        name,
+        passwords: site
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), u.password_hash.clone()))
+            .collect(),
+        allow_anonymous: site.allow_anonymous.unwrap_or(!config.from_file),
+        allow_anonymous_pages: site.allow_anonymous_pages.unwrap_or(true),
     }
 }

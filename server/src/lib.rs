@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration file, its defaults and listener settings.
+//! - [`acl`]: who may publish and subscribe where.
+//! - [`auth`]: password hashes and the slow-down after failures.
 //! - [`broker`]: sessions, routing, retained messages, wills; synchronous and socket-free.
 //! - [`connection`]: one client connection: decode, hand to the broker, write what it queues.
 //! - [`transport`]: TCP/TLS streams and WebSockets as plain byte pipes.
@@ -26,6 +28,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod acl;
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod connection;
@@ -75,7 +79,7 @@ impl Server {
     /// Binds every configured listener and starts serving. Port 0 picks a free port; the
     /// addresses actually bound are in [`http_addrs`](Server::http_addrs) and friends.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        let hub = Hub::new(config.limits.clone());
+        let hub = Hub::new(&config);
         hub.spawn_ticker();
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -149,7 +153,9 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let now = self.hub.now();
-        self.hub.broker().shutdown(now);
+        for site in self.hub.sites() {
+            site.broker().shutdown(now);
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.hub.metrics.connections.load(Relaxed) > 0
             && tokio::time::Instant::now() < deadline

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use futures_util::StreamExt;
@@ -19,8 +19,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types};
 use tower_http::services::ServeDir;
 
-use crate::connection;
-use crate::hub::Hub;
+use crate::connection::{self, Origin};
+use crate::hub::{Hub, Transport};
 use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
 
 /// The WebSocket endpoint browsers connect to.
@@ -97,7 +97,12 @@ async fn serve_stream(
     match tls {
         None => {
             let (r, w) = stream.into_split();
-            connection::serve(hub, StreamIn::new(r), StreamOut(w), peer).await;
+            let origin = Origin {
+                transport: Transport::Tcp,
+                host: None,
+                peer,
+            };
+            connection::serve(hub, StreamIn::new(r), StreamOut(w), origin).await;
         }
         Some(acceptor) => {
             let handshake =
@@ -105,7 +110,12 @@ async fn serve_stream(
             match handshake.await {
                 Ok(Ok(tls)) => {
                     let (r, w) = tokio::io::split(tls);
-                    connection::serve(hub, StreamIn::new(r), StreamOut(w), peer).await;
+                    let origin = Origin {
+                        transport: Transport::Tls,
+                        host: None,
+                        peer,
+                    };
+                    connection::serve(hub, StreamIn::new(r), StreamOut(w), origin).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -142,7 +152,18 @@ async fn websocket(
     ws: WebSocketUpgrade,
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> impl IntoResponse {
+    // The Host header selects the site of an anonymous page.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let origin = Origin {
+        transport: Transport::WebSocket,
+        host,
+        peer,
+    };
     // Room for the largest packet plus the frame header; MQTT does its own size check.
     let max = state.hub.limits.max_packet_size as usize + 16;
     ws.protocols(["mqtt"])
@@ -150,7 +171,7 @@ async fn websocket(
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
-            connection::serve(state.hub, WsIn(stream), WsOut(sink), peer).await;
+            connection::serve(state.hub, WsIn(stream), WsOut(sink), origin).await;
         })
 }
 

@@ -84,7 +84,8 @@ async fn config_file_then_env_then_flags() {
     // with 0, and the flag turns IPv6 off.
     std::fs::write(
         &config,
-        "[mqtt]\nport = 1\nip6 = \"::1\"\n[http]\nport = 0\nip6 = \"none\"\n",
+        "[mqtt]\nport = 1\nip6 = \"::1\"\n[http]\nport = 0\nip6 = \"none\"\n\
+         [sites.default]\nallow_anonymous = true\n",
     )
     .unwrap();
     let mut r = run(
@@ -99,7 +100,7 @@ async fn config_file_then_env_then_flags() {
         ("HTTP/1.1 200 OK", "ok\n")
     );
     let mut c = V5::simple(r.mqtt, "cli").await;
-    c.subscribe("cli", QoS::AtMostOnce).await;
+    c.subscribe("public/cli", QoS::AtMostOnce).await;
     let (_, metrics) = get(r.http, "/metrics").await;
     assert!(metrics.contains("pubzub_connections 1\n"), "{metrics}");
     assert!(metrics.contains("# TYPE pubzub_messages_in_total counter"));
@@ -145,7 +146,7 @@ async fn sigterm_disconnects_clients_fires_wills_and_exits_0() {
             packet_id: pubzub_core::PacketId::new(1).unwrap(),
             properties: Default::default(),
             filters: vec![pubzub_core::SubscribeFilter {
-                filter: "will/#".try_into().unwrap(),
+                filter: "public/will/#".try_into().unwrap(),
                 options: Default::default(),
             }],
         }))
@@ -153,7 +154,7 @@ async fn sigterm_disconnects_clients_fires_wills_and_exits_0() {
     assert!(matches!(watcher.recv().await, Some(Packet::SubAck(_))));
     let mut o = common::v5_options(r.mqtt, "with-will");
     o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
-        "will/x",
+        "public/will/x",
         "server went away",
         QoS::AtLeastOnce,
         false,
@@ -167,7 +168,7 @@ async fn sigterm_disconnects_clients_fires_wills_and_exits_0() {
     match watcher.recv().await {
         Some(Packet::Publish(p)) => assert_eq!(
             (p.topic.as_str(), &p.payload[..]),
-            ("will/x", &b"server went away"[..])
+            ("public/will/x", &b"server went away"[..])
         ),
         other => panic!("expected the will, got {other:?}"),
     }

@@ -65,16 +65,16 @@ test('connect v5 over WebSocket: assigned client id and routing id', async () =>
 test('publish and receive QoS 0, 1 and 2', async () => {
   const { client: sub } = await connect();
   const { client: pub } = await connect();
-  await sub.subscribeAsync('js/qos/#', { qos: 2 });
+  await sub.subscribeAsync('public/js/qos/#', { qos: 2 });
   const arriving = messages(sub, 3);
   for (const qos of [0, 1, 2]) {
-    await pub.publishAsync(`js/qos/${qos}`, `q${qos}`, { qos, properties: { contentType: 'text/plain' } });
+    await pub.publishAsync(`public/js/qos/${qos}`, `q${qos}`, { qos, properties: { contentType: 'text/plain' } });
   }
   const got = await arriving;
   assert.deepEqual(got.map((m) => [m.topic, m.payload, m.packet.qos]), [
-    ['js/qos/0', 'q0', 0],
-    ['js/qos/1', 'q1', 1],
-    ['js/qos/2', 'q2', 2],
+    ['public/js/qos/0', 'q0', 0],
+    ['public/js/qos/1', 'q1', 1],
+    ['public/js/qos/2', 'q2', 2],
   ]);
   assert.equal(got[2].packet.properties.contentType, 'text/plain');
   await Promise.all([sub.endAsync(), pub.endAsync()]);
@@ -82,10 +82,10 @@ test('publish and receive QoS 0, 1 and 2', async () => {
 
 test('retained messages reach later subscribers', async () => {
   const { client: pub } = await connect();
-  await pub.publishAsync('js/retained', 'kept', { qos: 1, retain: true });
+  await pub.publishAsync('public/js/retained', 'kept', { qos: 1, retain: true });
   const { client: sub } = await connect();
   const arriving = messages(sub, 1);
-  await sub.subscribeAsync('js/retained', { qos: 1 });
+  await sub.subscribeAsync('public/js/retained', { qos: 1 });
   const [m] = await arriving;
   assert.equal(m.payload, 'kept');
   assert.equal(m.packet.retain, true);
@@ -94,9 +94,9 @@ test('retained messages reach later subscribers', async () => {
 
 test('a will fires when a client goes without DISCONNECT', async () => {
   const { client: watcher } = await connect();
-  await watcher.subscribeAsync('js/will/#', { qos: 1 });
+  await watcher.subscribeAsync('public/js/will/#', { qos: 1 });
   const { client: doomed } = await connect({
-    will: { topic: 'js/will/doomed', payload: Buffer.from('gone'), qos: 1, retain: false },
+    will: { topic: 'public/js/will/doomed', payload: Buffer.from('gone'), qos: 1, retain: false },
   });
   const arriving = messages(watcher, 1);
   doomed.end(true); // force: close the socket, no DISCONNECT

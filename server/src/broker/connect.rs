@@ -9,14 +9,17 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::{Accepted, Broker, Link, Outgoing, ROUTING_ID_PROPERTY, Session, WillMessage};
+use crate::acl::Context;
 use crate::metrics::Metrics;
 use crate::outbox::OutboxTx;
 
 impl Broker {
-    /// Handles CONNECT: answers CONNACK on `tx` (also when refusing) and binds the session.
+    /// Handles CONNECT from an authenticated `user` (`None`: anonymous): answers CONNACK on
+    /// `tx` (also when refusing) and binds the session.
     pub fn connect(
         &mut self,
         connect: Connect,
+        user: Option<ByteStr>,
         tx: OutboxTx,
         qos0_queued: Arc<AtomicUsize>,
         now: Timestamp,
@@ -87,6 +90,8 @@ impl Broker {
         // A second connection with this client id takes the session over [MQTT-3.1.4-3].
         let mut session_present = false;
         if let Some(mut old) = self.sessions.remove(&client_id) {
+            // A session belongs to its user: another user's CONNECT never resumes it.
+            let clean_start = connect.clean_start || old.ctx.user != user;
             let had_link = old.link.take().inspect(|link| {
                 link.send(Outgoing::Close(Some(ReasonCode::SessionTakenOver)));
             });
@@ -94,7 +99,7 @@ impl Broker {
                 self.connected -= 1;
             }
             self.unschedule(&mut old);
-            if connect.clean_start {
+            if clean_start {
                 if had_link.is_some() {
                     old.ended_cleanly = false;
                 }
@@ -105,7 +110,7 @@ impl Broker {
                 if had_link.is_some()
                     && let Some(will) = old.will.take_if(|w| w.delay == 0)
                 {
-                    self.publish_will(&old.client_id, will.publish, now);
+                    self.publish_will(&old.ctx.clone(), will.publish, now);
                 }
                 session_present = true;
                 self.sessions.insert(client_id.clone(), old);
@@ -122,7 +127,15 @@ impl Broker {
             self.routes.insert(routing_id.clone(), client_id.clone());
             self.sessions.insert(
                 client_id.clone(),
-                Box::new(Session::new(client_id.clone(), routing_id)),
+                Box::new(Session::new(
+                    client_id.clone(),
+                    routing_id,
+                    Context {
+                        site: self.site.clone(),
+                        user,
+                        client_id: Some(client_id.clone()),
+                    },
+                )),
             );
             self.metrics.sessions.fetch_add(1, Relaxed);
         }
@@ -135,10 +148,14 @@ impl Broker {
             .expect("inserted or kept above");
         session.expiry_interval = granted_expiry;
         session.ended_cleanly = false;
-        session.will = connect.will.map(|w| WillMessage {
-            delay: w.properties.will_delay_interval.unwrap_or(0),
+        session.will = connect.will.map(|w| {
+            let delay = w.properties.will_delay_interval.unwrap_or(0);
             // Kept until the session ends: an own copy, not a slice of the receive buffer.
-            publish: super::message::owned(&will_publish(w)),
+            let mut publish = super::message::owned(&will_publish(w));
+            if let Some(Ok(topic)) = super::expand::topic(&session.ctx, &publish.topic) {
+                publish.topic = topic;
+            }
+            WillMessage { delay, publish }
         });
         let receive_maximum = connect
             .properties
@@ -197,7 +214,7 @@ impl Broker {
             self.expiries.remove(&(at, session.client_id.clone()));
         }
         self.delayed_wills
-            .retain(|_, (client, _)| *client != session.client_id);
+            .retain(|_, (ctx, _)| ctx.client_id.as_ref() != Some(&session.client_id));
     }
 }
 

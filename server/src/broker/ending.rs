@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use pubzub_core::{ByteStr, Publish, ReasonCode, Timestamp};
 
 use super::{Broker, ConnId, Ending, Message, Session, WillMessage};
+use crate::acl::{Action, Context};
 use crate::metrics::Metrics;
 
 impl Broker {
@@ -39,7 +40,7 @@ impl Broker {
                     self.schedule_will(&session, w, now);
                 }
                 for (_, w) in std::mem::take(&mut session.extra_wills) {
-                    self.publish_will(&session.client_id, w.publish, now);
+                    self.publish_will(&session.ctx, w.publish, now);
                 }
             }
             Ending::Lost => {
@@ -61,18 +62,25 @@ impl Broker {
     /// A will fires now, or after its delay if the session lives that long [MQTT-3.1.3-9].
     fn schedule_will(&mut self, session: &Session, will: WillMessage, now: Timestamp) {
         if will.delay == 0 || session.expiry_interval == 0 {
-            self.publish_will(&session.client_id, will.publish, now);
+            self.publish_will(&session.ctx, will.publish, now);
         } else {
             let at = now.after_secs(will.delay.min(session.expiry_interval));
             self.next_seq += 1;
             self.delayed_wills
-                .insert((at, self.next_seq), (session.client_id.clone(), will));
+                .insert((at, self.next_seq), (session.ctx.clone(), will));
         }
     }
 
-    pub(super) fn publish_will(&mut self, client_id: &ByteStr, publish: Publish, now: Timestamp) {
-        tracing::debug!(client = %client_id, topic = %publish.topic, "will fires");
-        let message = Message::new(publish, Some(client_id.clone()), now);
+    /// Publishes a will in the name of the client that left it, if the access rules let that
+    /// client publish there.
+    pub(super) fn publish_will(&mut self, ctx: &Context, publish: Publish, now: Timestamp) {
+        if !self.allowed(ctx, Action::Publish, &publish.topic) {
+            Metrics::inc(&self.metrics.dropped);
+            tracing::debug!(site = %self.site, topic = %publish.topic, "will denied");
+            return;
+        }
+        tracing::debug!(site = %self.site, topic = %publish.topic, "will fires");
+        let message = Message::new(publish, Some(ctx.clone()), now);
         if message.publish.retain {
             self.retain(&message);
         }
@@ -82,13 +90,13 @@ impl Broker {
     /// The session is over: remaining wills fire (unless it ended cleanly), subscriptions go.
     pub(super) fn end_session(&mut self, mut session: Box<Session>, now: Timestamp) {
         self.delayed_wills
-            .retain(|_, (client, _)| *client != session.client_id);
+            .retain(|_, (ctx, _)| ctx.client_id.as_ref() != Some(&session.client_id));
         if !session.ended_cleanly {
             if let Some(w) = session.will.take() {
-                self.publish_will(&session.client_id, w.publish, now);
+                self.publish_will(&session.ctx, w.publish, now);
             }
             for (_, w) in std::mem::take(&mut session.extra_wills) {
-                self.publish_will(&session.client_id, w.publish, now);
+                self.publish_will(&session.ctx, w.publish, now);
             }
         }
         for rec in session.subscriptions.values() {
@@ -105,8 +113,8 @@ impl Broker {
             if entry.key().0 > now {
                 break;
             }
-            let (client, will) = entry.remove();
-            self.publish_will(&client, will.publish, now);
+            let (ctx, will) = entry.remove();
+            self.publish_will(&ctx, will.publish, now);
         }
         while let Some(first) = self.expiries.first() {
             if first.0 > now {
@@ -139,17 +147,17 @@ impl Broker {
     pub fn shutdown(&mut self, now: Timestamp) {
         let mut wills = Vec::new();
         for session in self.sessions.values_mut() {
-            let client = session.client_id.clone();
+            let ctx = session.ctx.clone();
             if session.is_connected() || !session.ended_cleanly {
-                wills.extend(session.will.take().map(|w| (client.clone(), w)));
+                wills.extend(session.will.take().map(|w| (ctx.clone(), w)));
                 let extra = std::mem::take(&mut session.extra_wills);
-                wills.extend(extra.into_values().map(|w| (client.clone(), w)));
+                wills.extend(extra.into_values().map(|w| (ctx.clone(), w)));
             }
         }
         let delayed = std::mem::take(&mut self.delayed_wills);
         wills.extend(delayed.into_values());
-        for (client, will) in wills {
-            self.publish_will(&client, will.publish, now);
+        for (ctx, will) in wills {
+            self.publish_will(&ctx, will.publish, now);
         }
         let connected: Vec<(ByteStr, ConnId)> = self
             .sessions

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::acl::Context;
 use pubzub_core::{
     ByteStr, Bytes, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionId, Timestamp,
     TopicName,
@@ -14,8 +15,8 @@ pub struct Message {
     /// Topic, payload, QoS, retain flag and the properties that travel with the message. It
     /// never carries a packet id, a topic alias or subscription identifiers.
     pub publish: Publish,
-    /// The client that published it, for No Local.
-    pub publisher: Option<ByteStr>,
+    /// Who published it: for No Local, and for Rust handlers. `None` for the server itself.
+    pub publisher: Option<Context>,
     pub expires_at: Option<Timestamp>,
     /// The encoded size without per-delivery fields, to skip subscribers whose
     /// Maximum Packet Size it exceeds before a packet id is spent on it.
@@ -23,7 +24,7 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn new(mut publish: Publish, publisher: Option<ByteStr>, now: Timestamp) -> Arc<Message> {
+    pub fn new(mut publish: Publish, publisher: Option<Context>, now: Timestamp) -> Arc<Message> {
         publish.dup = false;
         publish.packet_id = None;
         publish.properties.topic_alias = None;
@@ -48,7 +49,7 @@ impl Message {
     pub fn detached(&self) -> Arc<Message> {
         Arc::new(Message {
             publish: owned(&self.publish),
-            publisher: self.publisher.as_deref().map(ByteStr::from),
+            publisher: self.publisher.clone(),
             expires_at: self.expires_at,
             wire_len: self.wire_len,
         })

@@ -6,6 +6,7 @@
 
 mod connect;
 mod ending;
+pub mod expand;
 pub mod message;
 mod route;
 pub mod session;
@@ -21,6 +22,7 @@ use pubzub_core::{
     SubscriptionOptions, SubscriptionTree, Timestamp,
 };
 
+use crate::acl::{AccessControl, Acl, Action, Context, Directory};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 pub use message::{Delivery, Message, Outgoing};
@@ -60,6 +62,8 @@ pub struct Accepted {
 }
 
 pub struct Broker {
+    site: Arc<str>,
+    acl: Acl,
     limits: Limits,
     metrics: Arc<Metrics>,
     /// Boxed: a session is large and the map keeps spare slots.
@@ -70,7 +74,8 @@ pub struct Broker {
     retained: RetainedStore<Arc<Message>>,
     /// Round-robin position per shared subscription (`group`, `filter`).
     share_cursor: HashMap<(ByteStr, ByteStr), usize>,
-    delayed_wills: BTreeMap<(Timestamp, u64), (ByteStr, WillMessage)>,
+    /// Wills waiting for their delay, with the context of the client that left them.
+    delayed_wills: BTreeMap<(Timestamp, u64), (Context, WillMessage)>,
     expiries: BTreeSet<(Timestamp, ByteStr)>,
     connected: usize,
     next_queue_sweep: Timestamp,
@@ -79,8 +84,10 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Broker {
+    pub fn new(site: Arc<str>, limits: Limits, metrics: Arc<Metrics>, acl: Acl) -> Broker {
         Broker {
+            site,
+            acl,
             limits,
             metrics,
             sessions: HashMap::new(),
@@ -99,6 +106,19 @@ impl Broker {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    pub fn site(&self) -> &Arc<str> {
+        &self.site
+    }
+
+    /// Installs custom access rules, consulted before the configured ones.
+    pub fn set_access_control(&mut self, custom: Arc<dyn AccessControl>) {
+        self.acl.set_custom(custom);
+    }
+
+    pub(super) fn allowed(&self, ctx: &Context, action: Action, topic: &str) -> bool {
+        self.acl.allows(ctx, action, topic, self)
     }
 
     pub fn session(&self, client_id: &str) -> Option<&Session> {
@@ -164,21 +184,38 @@ impl Broker {
         Ok(())
     }
 
-    /// Checks, stores and routes a client's message; returns the reason for its PUBACK/PUBREC.
+    /// Expands, checks, stores and routes a client's message; returns the reason for its
+    /// PUBACK/PUBREC.
     fn accept_publish(
         &mut self,
         client_id: &ByteStr,
-        publish: Publish,
+        mut publish: Publish,
         now: Timestamp,
     ) -> ReasonCode {
+        let Some(ctx) = self.sessions.get(client_id).map(|s| s.ctx.clone()) else {
+            return ReasonCode::UnspecifiedError;
+        };
+        match expand::topic(&ctx, &publish.topic) {
+            Some(Ok(topic)) => publish.topic = topic,
+            Some(Err(_)) => return ReasonCode::TopicNameInvalid,
+            None => {}
+        }
         if let Some(code) = self.check_topic(&publish.topic) {
             Metrics::inc(&self.metrics.dropped);
             return code;
         }
-        if publish.topic.starts_with('$') {
-            return self.control_publish(client_id, &publish);
+        if !self.allowed(&ctx, Action::Publish, &publish.topic) {
+            Metrics::inc(&self.metrics.dropped);
+            tracing::debug!(site = %self.site, client = %client_id, topic = %publish.topic, "publish denied");
+            return ReasonCode::NotAuthorized;
         }
-        let message = Message::new(publish, Some(client_id.clone()), now);
+        if publish.topic.starts_with("test/") {
+            tracing::debug!(site = %self.site, topic = %publish.topic, bytes = publish.payload.len(), "publish on a test topic");
+        }
+        if publish.topic.starts_with('$') {
+            return self.control_publish(&ctx, client_id, &publish);
+        }
+        let message = Message::new(publish, Some(ctx), now);
         if message.publish.retain {
             self.retain(&message);
         }
@@ -197,7 +234,12 @@ impl Broker {
 
     /// `$client/<ownClientId>/will/<willId>`: register (or, empty, remove) a will. Any other
     /// `$` topic is reserved for the server.
-    fn control_publish(&mut self, client_id: &ByteStr, publish: &Publish) -> ReasonCode {
+    fn control_publish(
+        &mut self,
+        ctx: &Context,
+        client_id: &ByteStr,
+        publish: &Publish,
+    ) -> ReasonCode {
         let mut levels = publish.topic.splitn(4, '/');
         let (Some("$client"), Some(owner), Some("will"), Some(will_id)) =
             (levels.next(), levels.next(), levels.next(), levels.next())
@@ -216,7 +258,10 @@ impl Broker {
             return ReasonCode::Success;
         }
         match will::parse(&publish.payload) {
-            Ok(w) => {
+            Ok(mut w) => {
+                if let Some(Ok(topic)) = expand::topic(ctx, &w.publish.topic) {
+                    w.publish.topic = topic;
+                }
                 session.extra_wills.insert(will_id, w);
                 ReasonCode::Success
             }
@@ -282,5 +327,16 @@ impl Broker {
             .get(client_id)
             .and_then(|s| s.link.as_ref())
             .map(|l| l.version)
+    }
+}
+
+impl Directory for Broker {
+    fn user_of(&self, id: &str) -> Option<Option<ByteStr>> {
+        let client = self.routes.get(id)?;
+        self.sessions.get(client).map(|s| s.ctx.user.clone())
+    }
+
+    fn is_same_client(&self, id: &str, client_id: &str) -> bool {
+        self.routes.get(id).is_some_and(|c| c.as_str() == client_id)
     }
 }

@@ -28,7 +28,13 @@ impl Broker {
                     .push(sub.clone());
                 return;
             }
-            if sub.options.no_local && message.publisher.as_ref() == Some(&sub.client) {
+            if sub.options.no_local
+                && message
+                    .publisher
+                    .as_ref()
+                    .and_then(|p| p.client_id.as_ref())
+                    == Some(&sub.client)
+            {
                 return;
             }
             targets.add(message, sub);

@@ -11,6 +11,7 @@ use pubzub_core::{
 };
 
 use super::message::{Delivery, Outgoing};
+use crate::acl::Context;
 use crate::metrics::Metrics;
 use crate::outbox::OutboxTx;
 
@@ -65,6 +66,8 @@ pub struct WillMessage {
 pub struct Session {
     pub client_id: ByteStr,
     pub routing_id: ByteStr,
+    /// Site, user and client id: what the access rules and Rust handlers see.
+    pub ctx: Context,
     pub link: Option<Link>,
     pub subscriptions: HashMap<ByteStr, SubRecord>,
     /// Seconds the session outlives its connection.
@@ -93,10 +96,11 @@ pub enum Queued {
 }
 
 impl Session {
-    pub fn new(client_id: ByteStr, routing_id: ByteStr) -> Session {
+    pub fn new(client_id: ByteStr, routing_id: ByteStr, ctx: Context) -> Session {
         Session {
             client_id,
             routing_id,
+            ctx,
             link: None,
             subscriptions: HashMap::new(),
             expiry_interval: 0,

@@ -7,7 +7,8 @@ use pubzub_core::{
     UnsubAck, Unsubscribe,
 };
 
-use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, session};
+use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, expand, session};
+use crate::acl::Action;
 
 impl Broker {
     /// SUBSCRIBE: answers SUBACK, then sends the retained messages the options ask for.
@@ -22,10 +23,19 @@ impl Broker {
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
+        let ctx = session.ctx.clone();
         let mut codes = Vec::with_capacity(sub.filters.len());
         let mut retained_for = Vec::new();
         let mut session_subs = std::mem::take(&mut session.subscriptions);
-        for f in sub.filters {
+        for mut f in sub.filters {
+            match expand::filter(&ctx, &f.filter) {
+                Some(Ok(filter)) => f.filter = filter,
+                Some(Err(_)) => {
+                    codes.push(ReasonCode::TopicFilterInvalid);
+                    continue;
+                }
+                None => {}
+            }
             let shared = f.filter.shared().is_some();
             if shared && f.options.no_local {
                 // [MQTT-3.8.3-4]
@@ -40,6 +50,11 @@ impl Broker {
                 || match_filter.split('/').count() > limits.max_topic_levels
             {
                 codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            if !self.allowed(&ctx, Action::Subscribe, match_filter) {
+                tracing::debug!(site = %self.site, client = %client_id, filter = %f.filter, "subscribe denied");
+                codes.push(ReasonCode::NotAuthorized);
                 continue;
             }
             // An own copy: the decoded filter shares (and would pin) the receive buffer.
@@ -97,6 +112,8 @@ impl Broker {
                 .retained
                 .matching(&filter, now)
                 .into_iter()
+                // A wildcard subscription may reach retained topics the client may not see.
+                .filter(|r| self.allowed(&ctx, Action::Subscribe, &r.topic))
                 .map(|r| r.message.clone())
                 .collect();
             for message in messages {
@@ -117,10 +134,15 @@ impl Broker {
         let Some(session) = self.linked(client_id, conn) else {
             return;
         };
+        let ctx = session.ctx.clone();
         let mut removed = Vec::new();
         let codes = unsub
             .filters
             .iter()
+            .map(|f| match expand::filter(&ctx, f) {
+                Some(Ok(expanded)) => expanded,
+                _ => f.clone(),
+            })
             .map(|f| match session.subscriptions.remove(f.as_str()) {
                 Some(rec) => {
                     removed.push(rec.key);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use pubzub_server::Server;
-use pubzub_server::config::{Config, Setting};
+use pubzub_server::config::{Config, DEFAULT_SITE, Rule, RuleAccess, RuleAction, Setting};
 use rumqttc::v5::mqttbytes::v5::{ConnAck, Packet, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,12 +28,32 @@ pub struct TestServer {
     pub mqtts: Option<SocketAddr>,
 }
 
-/// The server with default limits on free loopback ports (IPv4 only, no TLS).
+/// The server with default limits on free loopback ports (IPv4 only, no TLS), anonymous
+/// clients allowed, and one access rule that allows everything: for the MQTT semantics tests.
 pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }
 
+/// [`start`] with changes to the configuration.
 pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    start_secured(|c| {
+        c.sites
+            .entry(DEFAULT_SITE.into())
+            .or_default()
+            .rules
+            .push(Rule {
+                action: RuleAction::Allow,
+                access: RuleAccess::All,
+                filter: "#".into(),
+                who: "all".into(),
+            });
+        adjust(c);
+    })
+    .await
+}
+
+/// The server with its access rules as configured: deny by default, the built-in rules.
+pub async fn start_secured(adjust: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config::default();
     for l in [&mut config.http, &mut config.mqtt, &mut config.mqtts] {
         l.ip6 = Some(Setting::Off);

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+mod sites;
+pub use sites::{DEFAULT_SITE, Rule, RuleAccess, RuleAction, SiteConfig, UserConfig};
+
 /// The whole configuration file. Every field has a default, so an empty file is valid.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,6 +31,13 @@ pub struct Config {
     /// The npm package folder, served at `/pkg/` (its `dist/` and `wasm/`).
     pub pkg_dir: PathBuf,
     pub limits: Limits,
+    /// `[sites.<name>]`; a site named "default" always exists and takes every connection no
+    /// other site claims.
+    pub sites: std::collections::BTreeMap<String, SiteConfig>,
+    /// Set when the configuration came from a file: anonymous MQTT over TCP/TLS is then off
+    /// unless a site allows it.
+    #[serde(skip)]
+    pub from_file: bool,
 }
 
 /// The ports listeners use when the configuration names none.
@@ -45,6 +55,8 @@ impl Default for Config {
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg-js"),
             limits: Limits::default(),
+            sites: Default::default(),
+            from_file: false,
         }
     }
 }
@@ -69,10 +81,17 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+        let mut config = Config::from_toml(&text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source: Box::new(source),
-        })
+        })?;
+        config.from_file = true;
+        Ok(config)
+    }
+
+    /// Every site, the default one included.
+    pub fn all_sites(&self) -> std::collections::BTreeMap<String, SiteConfig> {
+        sites::with_default(self.sites.clone())
     }
 
     pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
@@ -306,7 +325,7 @@ mod tests {
 
     #[test]
     fn the_example_file_states_the_defaults() {
-        let example = Config::from_toml(include_str!("../pubzub.example.toml")).unwrap();
+        let example = Config::from_toml(include_str!("../../pubzub.example.toml")).unwrap();
         let defaults = Config::default();
         assert_eq!(example.http_addrs(), defaults.http_addrs());
         assert_eq!(example.mqtt_addrs(), defaults.mqtt_addrs());

@@ -1,0 +1,364 @@
+//! Access control: may this client publish on this topic, or subscribe to this filter?
+//!
+//! Deny by default. The checks run in order, the first answer wins:
+//! 1. a Rust [`AccessControl`] the embedding program installed;
+//! 2. the site's configured rules;
+//! 3. the built-in rules of pubzub (and Zotonic): `public/#` and `test/#` for everyone, `user`
+//!    for authenticated users, `user/<UserId>/#` for that user, `bridge/<ClientId>/#` for that
+//!    client and its user, `reply/call-<id>/#` for calls, `$client/<ownClientId>/#`.
+//!
+//! A subscription filter is allowed only when every topic it can match is allowed: `public/#`
+//! is, `#` is not.
+
+use std::sync::Arc;
+
+use pubzub_core::ByteStr;
+
+use crate::config::{Rule, RuleAccess, RuleAction};
+
+/// Who publishes or subscribes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub site: Arc<str>,
+    /// `None`: anonymous (`user/anonymous`).
+    pub user: Option<ByteStr>,
+    /// `None`: the server itself, through the Rust API.
+    pub client_id: Option<ByteStr>,
+}
+
+impl Context {
+    /// The server acting on its own behalf: allowed everything.
+    pub fn server(site: &str) -> Context {
+        Context {
+            site: site.into(),
+            user: None,
+            client_id: None,
+        }
+    }
+
+    pub fn is_server(&self) -> bool {
+        self.client_id.is_none()
+    }
+
+    /// The user's topic: `user/<UserId>` or `user/anonymous`.
+    pub fn user_topic(&self) -> String {
+        format!("user/{}", self.user.as_deref().unwrap_or("anonymous"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Publish,
+    Subscribe,
+}
+
+/// Custom rules from a program embedding the server, consulted before everything else.
+pub trait AccessControl: Send + Sync {
+    /// `Some(true)` allows, `Some(false)` denies, `None` leaves the decision to the
+    /// configured and built-in rules. `topic` is a topic name (publish) or filter (subscribe),
+    /// already expanded (`~user` is `user/<UserId>`).
+    fn check(&self, ctx: &Context, action: Action, topic: &str) -> Option<bool>;
+}
+
+/// What the ACL needs to know about other clients: the user behind a client or routing id
+/// (`None` if there is no such client, `Some(None)` if it is anonymous).
+pub trait Directory {
+    fn user_of(&self, client_or_routing_id: &str) -> Option<Option<ByteStr>>;
+    /// Whether `id` is `client_id` itself or its routing id.
+    fn is_same_client(&self, id: &str, client_id: &str) -> bool;
+}
+
+/// One site's access control.
+#[derive(Clone, Default)]
+pub struct Acl {
+    custom: Option<Arc<dyn AccessControl>>,
+    rules: Vec<Rule>,
+}
+
+impl Acl {
+    pub fn new(rules: Vec<Rule>) -> Acl {
+        Acl {
+            custom: None,
+            rules,
+        }
+    }
+
+    pub fn set_custom(&mut self, custom: Arc<dyn AccessControl>) {
+        self.custom = Some(custom);
+    }
+
+    pub fn allows(&self, ctx: &Context, action: Action, topic: &str, dir: &dyn Directory) -> bool {
+        if ctx.is_server() {
+            return true;
+        }
+        if let Some(answer) = self
+            .custom
+            .as_ref()
+            .and_then(|c| c.check(ctx, action, topic))
+        {
+            return answer;
+        }
+        let levels: Vec<&str> = topic.split('/').collect();
+        for rule in &self.rules {
+            if let Some(answer) = rule_answer(rule, ctx, action, &levels) {
+                return answer;
+            }
+        }
+        built_in(ctx, action, &levels, dir)
+    }
+}
+
+/// A configured rule's verdict, if it applies.
+fn rule_answer(rule: &Rule, ctx: &Context, action: Action, topic: &[&str]) -> Option<bool> {
+    let access = match (rule.access, action) {
+        (RuleAccess::All, _)
+        | (RuleAccess::Publish, Action::Publish)
+        | (RuleAccess::Subscribe, Action::Subscribe) => true,
+        _ => false,
+    };
+    let who = match rule.who.as_str() {
+        "all" => true,
+        "anonymous" => ctx.user.is_none(),
+        "authenticated" => ctx.user.is_some(),
+        name => ctx.user.as_deref() == Some(name),
+    };
+    if !access || !who {
+        return None;
+    }
+    // %u needs a user: a rule naming it does not apply to anonymous clients.
+    if rule.filter.contains("%u") && ctx.user.is_none() {
+        return None;
+    }
+    let filter = rule
+        .filter
+        .replace("%u", ctx.user.as_deref().unwrap_or(""))
+        .replace("%c", ctx.client_id.as_deref().unwrap_or(""));
+    let pattern: Vec<&str> = filter.split('/').collect();
+    covers(&pattern, topic).then_some(rule.action == RuleAction::Allow)
+}
+
+fn built_in(ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> bool {
+    match t {
+        ["public" | "test", ..] => true,
+        ["user"] => ctx.user.is_some(),
+        ["user", who, ..] => ctx.user.as_deref().is_some_and(|u| u == *who),
+        ["reply", call, ..] => call.len() > "call-".len() && call.starts_with("call-"),
+        ["$client", owner, ..] => {
+            action == Action::Publish && ctx.client_id.as_deref() == Some(*owner)
+        }
+        ["bridge", id, rest @ ..] => {
+            if is_wildcard(id) {
+                return false;
+            }
+            let own = ctx
+                .client_id
+                .as_deref()
+                .is_some_and(|c| dir.is_same_client(id, c));
+            let same_user = ctx.user.is_some() && dir.user_of(id).is_some_and(|u| u == ctx.user);
+            match action {
+                Action::Subscribe => own || same_user,
+                Action::Publish => {
+                    let open = matches!(rest.first(), Some(&("reply" | "public")));
+                    own || same_user || open
+                }
+            }
+        }
+        _ => false,
+    }
+}
+
+fn is_wildcard(level: &str) -> bool {
+    level == "+" || level == "#"
+}
+
+/// Whether every topic that `filter` matches is matched by `pattern` (both split in levels).
+/// For a topic name (no wildcards) this is plain matching.
+pub fn covers(pattern: &[&str], filter: &[&str]) -> bool {
+    match (pattern.split_first(), filter.split_first()) {
+        (Some((&"#", _)), _) => true,
+        (None, None) => true,
+        (Some((&"+", p)), Some((f, fs))) => *f != "#" && covers(p, fs),
+        (Some((p, ps)), Some((f, fs))) => p == f && *f != "+" && *f != "#" && covers(ps, fs),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir;
+    impl Directory for Dir {
+        fn user_of(&self, id: &str) -> Option<Option<ByteStr>> {
+            match id {
+                "alices-page" | "alices-route" => Some(Some("alice".into())),
+                "anon-page" => Some(None),
+                _ => None,
+            }
+        }
+        fn is_same_client(&self, id: &str, client_id: &str) -> bool {
+            id == client_id || (id == "alices-route" && client_id == "alices-page")
+        }
+    }
+
+    fn ctx(user: Option<&str>, client: &str) -> Context {
+        Context {
+            site: "default".into(),
+            user: user.map(ByteStr::from),
+            client_id: Some(client.into()),
+        }
+    }
+
+    fn check(acl: &Acl, c: &Context, action: Action, topic: &str) -> bool {
+        acl.allows(c, action, topic, &Dir)
+    }
+
+    #[test]
+    fn covers_filters_within_a_pattern() {
+        let c = |p: &str, f: &str| {
+            covers(
+                &p.split('/').collect::<Vec<_>>(),
+                &f.split('/').collect::<Vec<_>>(),
+            )
+        };
+        assert!(c("public/#", "public/#"));
+        assert!(c("public/#", "public"));
+        assert!(c("public/#", "public/+/x"));
+        assert!(!c("public/#", "#"));
+        assert!(!c("public/#", "+/x"));
+        assert!(c("a/+/c", "a/b/c"));
+        assert!(c("a/+/c", "a/+/c"));
+        assert!(!c("a/+/c", "a/#"));
+        assert!(!c("a/b", "a/+"));
+        assert!(!c("a/b", "a/b/c"));
+    }
+
+    #[test]
+    fn built_in_rules() {
+        let acl = Acl::default();
+        let alice = ctx(Some("alice"), "alices-page");
+        let anon = ctx(None, "anon-page");
+        for a in [Action::Publish, Action::Subscribe] {
+            assert!(check(&acl, &anon, a, "public/chat"));
+            assert!(check(&acl, &anon, a, "test/x/#"));
+            assert!(!check(&acl, &anon, a, "#"));
+            assert!(!check(&acl, &anon, a, "private/x"));
+            assert!(check(&acl, &alice, a, "user"));
+            assert!(!check(&acl, &anon, a, "user"));
+            assert!(check(&acl, &alice, a, "user/alice/inbox"));
+            assert!(!check(&acl, &anon, a, "user/alice/inbox"));
+            assert!(!check(&acl, &alice, a, "user/+/inbox"));
+            assert!(check(&acl, &anon, a, "reply/call-123/x"));
+            assert!(!check(&acl, &anon, a, "reply/+"));
+        }
+        // bridge: subscribe by the client itself or its user; publish also on reply/ and public/.
+        assert!(check(
+            &acl,
+            &alice,
+            Action::Subscribe,
+            "bridge/alices-route/#"
+        ));
+        assert!(check(
+            &acl,
+            &ctx(Some("alice"), "alices-phone"),
+            Action::Subscribe,
+            "bridge/alices-page/#"
+        ));
+        assert!(!check(
+            &acl,
+            &anon,
+            Action::Subscribe,
+            "bridge/alices-page/#"
+        ));
+        assert!(!check(&acl, &anon, Action::Publish, "bridge/alices-page/x"));
+        assert!(check(
+            &acl,
+            &anon,
+            Action::Publish,
+            "bridge/alices-page/reply/1"
+        ));
+        assert!(check(
+            &acl,
+            &anon,
+            Action::Publish,
+            "bridge/alices-page/public/x"
+        ));
+        assert!(!check(&acl, &anon, Action::Subscribe, "bridge/+/#"));
+        // $client: one's own control topics.
+        assert!(check(
+            &acl,
+            &anon,
+            Action::Publish,
+            "$client/anon-page/will/1"
+        ));
+        assert!(!check(
+            &acl,
+            &anon,
+            Action::Publish,
+            "$client/alices-page/will/1"
+        ));
+        // The server may do anything.
+        assert!(check(
+            &acl,
+            &Context::server("default"),
+            Action::Subscribe,
+            "#"
+        ));
+    }
+
+    #[test]
+    fn configured_rules_come_first_in_order() {
+        let rule = |action, access, filter: &str, who: &str| Rule {
+            action,
+            access,
+            filter: filter.into(),
+            who: who.into(),
+        };
+        let acl = Acl::new(vec![
+            rule(
+                RuleAction::Deny,
+                RuleAccess::Publish,
+                "public/readonly/#",
+                "all",
+            ),
+            rule(
+                RuleAction::Allow,
+                RuleAccess::All,
+                "sensors/%u/#",
+                "authenticated",
+            ),
+            rule(RuleAction::Allow, RuleAccess::Subscribe, "sensors/#", "bob"),
+            rule(
+                RuleAction::Allow,
+                RuleAccess::Publish,
+                "pages/%c",
+                "anonymous",
+            ),
+        ]);
+        let alice = ctx(Some("alice"), "a1");
+        let bob = ctx(Some("bob"), "b1");
+        let anon = ctx(None, "p1");
+        assert!(!check(&acl, &anon, Action::Publish, "public/readonly/x"));
+        assert!(check(&acl, &anon, Action::Subscribe, "public/readonly/x"));
+        assert!(check(&acl, &alice, Action::Publish, "sensors/alice/t"));
+        assert!(!check(&acl, &alice, Action::Publish, "sensors/bob/t"));
+        assert!(check(&acl, &bob, Action::Subscribe, "sensors/#"));
+        assert!(!check(&acl, &bob, Action::Publish, "sensors/alice/t"));
+        assert!(check(&acl, &anon, Action::Publish, "pages/p1"));
+        assert!(!check(&acl, &anon, Action::Publish, "pages/p2"));
+    }
+
+    #[test]
+    fn custom_rules_come_before_everything() {
+        struct NoPublic;
+        impl AccessControl for NoPublic {
+            fn check(&self, _: &Context, _: Action, topic: &str) -> Option<bool> {
+                topic.starts_with("public/").then_some(false)
+            }
+        }
+        let mut acl = Acl::default();
+        acl.set_custom(Arc::new(NoPublic));
+        assert!(!check(&acl, &ctx(None, "p"), Action::Publish, "public/x"));
+        assert!(check(&acl, &ctx(None, "p"), Action::Publish, "test/x"));
+    }
+}
