@@ -110,12 +110,12 @@ impl Acl {
 
 /// A configured rule's verdict, if it applies.
 fn rule_answer(rule: &Rule, ctx: &Context, action: Action, topic: &[&str]) -> Option<bool> {
-    let access = match (rule.access, action) {
+    let access = matches!(
+        (rule.access, action),
         (RuleAccess::All, _)
-        | (RuleAccess::Publish, Action::Publish)
-        | (RuleAccess::Subscribe, Action::Subscribe) => true,
-        _ => false,
-    };
+            | (RuleAccess::Publish, Action::Publish)
+            | (RuleAccess::Subscribe, Action::Subscribe)
+    );
     let who = match rule.who.as_str() {
         "all" => true,
         "anonymous" => ctx.user.is_none(),
