@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: the configuration file, its defaults and listener settings.
 //! - [`acl`]: who may publish and subscribe where.
+//! - [`api`]: the broker for Rust code in the same process (subscribe, publish, call).
 //! - [`auth`]: password hashes and the slow-down after failures.
 //! - [`broker`]: sessions, routing, retained messages, wills; synchronous and socket-free.
 //! - [`connection`]: one client connection: decode, hand to the broker, write what it queues.
@@ -29,6 +30,7 @@
 //! ```
 
 pub mod acl;
+pub mod api;
 pub mod auth;
 pub mod broker;
 pub mod config;
@@ -142,6 +144,11 @@ impl Server {
 
     pub fn mqtts_addrs(&self) -> &[SocketAddr] {
         &self.mqtts
+    }
+
+    /// The broker for Rust code in this process.
+    pub fn api(&self) -> api::Api {
+        api::Api::new(self.hub.clone())
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {

@@ -14,6 +14,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Subcommand>,
     /// The configuration file (TOML; see pubzub.example.toml).
     #[arg(long, env = "PUBZUB_CONFIG")]
     config: Option<PathBuf>,
@@ -64,6 +66,37 @@ struct Args {
     max_connections: Option<usize>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Reads a password from stdin (one line) and prints its argon2 hash for a site's
+    /// `users` table.
+    HashPassword,
+}
+
+/// `hash-password`: stdin to a PHC string on stdout.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("pubzub-server: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("pubzub-server: empty password");
+        return ExitCode::FAILURE;
+    }
+    match pubzub_server::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pubzub-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 impl Args {
     fn apply(self, c: &mut Config) {
         c.http.ip = self.http_ip.or(c.http.ip);
@@ -99,6 +132,9 @@ fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
+    if let Some(Subcommand::HashPassword) = args.command {
+        return hash_password();
+    }
     let mut config = match &args.config {
         Some(path) => match Config::from_file(path) {
             Ok(c) => c,

@@ -7,7 +7,7 @@ use pubzub_core::{TopicError, TopicFilter, TopicName};
 use crate::acl::Context;
 
 /// The expanded form of `s`, or `None` when it starts with no `~` level.
-fn expand(ctx: &Context, s: &str) -> Option<String> {
+pub fn expand(ctx: &Context, s: &str) -> Option<String> {
     let (first, rest) = match s.split_once('/') {
         Some((first, rest)) => (first, Some(rest)),
         None => (s, None),

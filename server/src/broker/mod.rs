@@ -7,6 +7,7 @@
 mod connect;
 mod ending;
 pub mod expand;
+pub mod handler;
 pub mod message;
 mod route;
 pub mod session;
@@ -37,6 +38,13 @@ struct Subscriber {
     client: ByteStr,
     options: SubscriptionOptions,
     id: Option<SubscriptionId>,
+}
+
+/// What the subscription tree holds: a client's subscription or a Rust handler's.
+#[derive(Debug, Clone)]
+enum TreeEntry {
+    Client(Subscriber),
+    Handler(handler::HandlerTx),
 }
 
 /// How a connection ended, as the connection saw it.
@@ -70,7 +78,7 @@ pub struct Broker {
     sessions: HashMap<ByteStr, Box<Session>>,
     /// Client ids and routing ids to client ids, for `bridge/<id>/...` topics.
     routes: HashMap<ByteStr, ByteStr>,
-    tree: SubscriptionTree<Subscriber>,
+    tree: SubscriptionTree<TreeEntry>,
     retained: RetainedStore<Arc<Message>>,
     /// Round-robin position per shared subscription (`group`, `filter`).
     share_cursor: HashMap<(ByteStr, ByteStr), usize>,

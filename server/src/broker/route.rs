@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pubzub_core::{ByteStr, Timestamp, TopicName};
 
-use super::{Broker, Delivery, Message, Subscriber};
+use super::{Broker, Delivery, Message, Subscriber, TreeEntry};
 
 impl Broker {
     /// Delivers `message` to every session it reaches; returns how many.
@@ -16,8 +16,15 @@ impl Broker {
         // their identifiers [MQTT-3.3.4-3, -5].
         let mut targets = Targets::default();
         let mut groups: BTreeMap<(ByteStr, ByteStr), Vec<Subscriber>> = BTreeMap::new();
+        let mut handlers = Vec::new();
         self.tree.for_each_match(topic, |m| {
-            let sub = m.value;
+            let sub = match m.value {
+                TreeEntry::Client(sub) => sub,
+                TreeEntry::Handler(h) => {
+                    handlers.push((h.clone(), m.bindings()));
+                    return;
+                }
+            };
             if let Some(group) = m.pattern.share_group() {
                 groups
                     .entry((
@@ -56,8 +63,11 @@ impl Broker {
             *cursor = cursor.wrapping_add(1);
             targets.add(message, chosen);
         }
-        if let Some((client, rest)) = self.bridge_target(topic) {
-            // `bridge/<id>/X` reaches client <id> as `X`, without a subscription.
+        if let Some((client, rest)) = self.bridge_target(topic)
+            && !targets.index.contains_key(&client)
+        {
+            // `bridge/<id>/X` reaches client <id> as `X`, without a subscription (a client
+            // that subscribed to its bridge topics gets them as subscribed, once).
             targets.list.push((
                 client,
                 Delivery {
@@ -69,7 +79,10 @@ impl Broker {
                 },
             ));
         }
-        let delivered = targets.list.len();
+        let delivered = targets.list.len() + handlers.len();
+        for (handler, bindings) in handlers {
+            handler.deliver(message, bindings);
+        }
         for (client, delivery) in targets.list {
             self.deliver(&client, delivery, now);
         }

@@ -7,7 +7,7 @@ use pubzub_core::{
     UnsubAck, Unsubscribe,
 };
 
-use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, expand, session};
+use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, TreeEntry, expand, session};
 use crate::acl::Action;
 
 impl Broker {
@@ -73,11 +73,11 @@ impl Broker {
             };
             let key = self.tree.insert(
                 pattern,
-                Subscriber {
+                TreeEntry::Client(Subscriber {
                     client: client_id.clone(),
                     options: f.options,
                     id: sub.properties.subscription_identifier,
-                },
+                }),
             );
             session_subs.insert(
                 key_str,

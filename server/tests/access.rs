@@ -1,0 +1,311 @@
+//! Access control and topic expansion, over TCP with rumqttc: the built-in rules, configured
+//! rules, retained messages and wills under the rules.
+
+mod common;
+
+use common::{QoS, V5, v5_options};
+use pubzub_server::auth::hash_password;
+use pubzub_server::config::{Config, DEFAULT_SITE, Rule, RuleAccess, RuleAction, UserConfig};
+use rumqttc::v5::mqttbytes::v5::{Packet as P, PubAckReason, SubscribeReasonCode};
+
+/// The default site with users alice and bob (password "pw-<name>"), anonymous TCP allowed,
+/// and `rules`.
+fn site(c: &mut Config, rules: Vec<Rule>) {
+    let site = c.sites.entry(DEFAULT_SITE.into()).or_default();
+    site.allow_anonymous = Some(true);
+    site.users = ["alice", "bob"]
+        .iter()
+        .map(|n| UserConfig {
+            name: n.to_string(),
+            password_hash: hash_password(&format!("pw-{n}")).unwrap(),
+        })
+        .collect();
+    site.rules = rules;
+}
+
+async fn as_user(addr: std::net::SocketAddr, id: &str, user: &str) -> V5 {
+    let mut o = v5_options(addr, id);
+    o.set_credentials(user, format!("pw-{user}"));
+    V5::connect(o).await.0
+}
+
+async fn suback(c: &mut V5, filter: &str) -> SubscribeReasonCode {
+    match c.subscribe(filter, QoS::AtLeastOnce).await {
+        P::SubAck(a) => a.return_codes[0],
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+}
+
+async fn puback(c: &mut V5, topic: &str) -> PubAckReason {
+    c.client
+        .publish(topic, QoS::AtLeastOnce, false, "x")
+        .await
+        .unwrap();
+    loop {
+        if let P::PubAck(a) = c.next().await {
+            return a.reason;
+        }
+    }
+}
+
+const OK: SubscribeReasonCode = SubscribeReasonCode::Success(QoS::AtLeastOnce);
+const DENIED: SubscribeReasonCode = SubscribeReasonCode::NotAuthorized;
+
+#[tokio::test]
+async fn built_in_rules_for_anonymous_and_authenticated_clients() {
+    let s = common::start_secured(|c| site(c, vec![])).await;
+    let mut anon = V5::simple(s.mqtt, "anon").await;
+    let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
+
+    // public/# and test/#: everyone.
+    assert_eq!(suback(&mut anon, "public/#").await, OK);
+    assert_eq!(suback(&mut anon, "test/x").await, OK);
+    assert_ne!(
+        puback(&mut anon, "public/hi").await,
+        PubAckReason::NotAuthorized
+    );
+    // Deny by default.
+    assert_eq!(suback(&mut anon, "#").await, DENIED);
+    assert_eq!(suback(&mut anon, "private/x").await, DENIED);
+    assert_eq!(
+        puback(&mut anon, "private/x").await,
+        PubAckReason::NotAuthorized
+    );
+    // `user`: authenticated users only.
+    assert_eq!(suback(&mut anon, "user").await, DENIED);
+    assert_eq!(suback(&mut alice, "user").await, OK);
+    // user/<UserId>/#: that user only.
+    assert_eq!(suback(&mut alice, "user/alice/#").await, OK);
+    assert_eq!(suback(&mut alice, "user/bob/#").await, DENIED);
+    assert_eq!(suback(&mut anon, "user/alice/#").await, DENIED);
+    assert_eq!(
+        puback(&mut anon, "user/alice/inbox").await,
+        PubAckReason::NotAuthorized
+    );
+    // reply/call-<id>/#: call responses.
+    assert_eq!(suback(&mut anon, "reply/call-1234").await, OK);
+    assert_eq!(suback(&mut anon, "reply/#").await, DENIED);
+}
+
+#[tokio::test]
+async fn bridge_topics_belong_to_their_client_and_its_user() {
+    let s = common::start_secured(|c| site(c, vec![])).await;
+    let mut page = as_user(s.mqtt, "alice-page", "alice").await;
+    let mut phone = as_user(s.mqtt, "alice-phone", "alice").await;
+    let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
+    let mut anon = V5::simple(s.mqtt, "anon").await;
+
+    assert_eq!(
+        suback(&mut page, "bridge/alice-page/#").await,
+        OK,
+        "its own client"
+    );
+    assert_eq!(
+        suback(&mut phone, "bridge/alice-page/#").await,
+        OK,
+        "the same user"
+    );
+    assert_eq!(suback(&mut bob, "bridge/alice-page/#").await, DENIED);
+    assert_eq!(suback(&mut anon, "bridge/+/#").await, DENIED);
+
+    assert_ne!(
+        puback(&mut phone, "bridge/alice-page/sync").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(
+        puback(&mut bob, "bridge/alice-page/sync").await,
+        PubAckReason::NotAuthorized
+    );
+    // Anyone may answer on reply/ and write to public/.
+    assert_ne!(
+        puback(&mut bob, "bridge/alice-page/reply/7").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_ne!(
+        puback(&mut anon, "bridge/alice-page/public/hi").await,
+        PubAckReason::NotAuthorized
+    );
+    // The page subscribed to its bridge topics, so it gets them as subscribed, once.
+    assert_eq!(page.publish().await.topic, "bridge/alice-page/sync");
+    assert_eq!(page.publish().await.topic, "bridge/alice-page/reply/7");
+    assert_eq!(page.publish().await.topic, "bridge/alice-page/public/hi");
+    page.no_publish().await;
+    // A client that did not subscribe gets them without the prefix.
+    assert_ne!(
+        puback(&mut anon, "bridge/bob-1/public/hey").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(bob.publish().await.topic, "public/hey");
+}
+
+#[tokio::test]
+async fn configured_rules_with_placeholders_in_order() {
+    let rule = |action, access, filter: &str, who: &str| Rule {
+        action,
+        access,
+        filter: filter.into(),
+        who: who.into(),
+    };
+    let s = common::start_secured(|c| {
+        site(
+            c,
+            vec![
+                rule(
+                    RuleAction::Deny,
+                    RuleAccess::Publish,
+                    "public/announce/#",
+                    "anonymous",
+                ),
+                rule(
+                    RuleAction::Allow,
+                    RuleAccess::All,
+                    "sensors/%u/#",
+                    "authenticated",
+                ),
+                rule(RuleAction::Allow, RuleAccess::Subscribe, "sensors/#", "bob"),
+                rule(
+                    RuleAction::Allow,
+                    RuleAccess::Publish,
+                    "clients/%c/status",
+                    "all",
+                ),
+            ],
+        )
+    })
+    .await;
+    let mut anon = V5::simple(s.mqtt, "anon-7").await;
+    let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
+    let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
+    assert_eq!(
+        puback(&mut anon, "public/announce/x").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_ne!(
+        puback(&mut alice, "public/announce/x").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_ne!(
+        puback(&mut alice, "sensors/alice/t").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(
+        puback(&mut alice, "sensors/bob/t").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(suback(&mut bob, "sensors/#").await, OK);
+    assert_eq!(suback(&mut alice, "sensors/#").await, DENIED);
+    assert_ne!(
+        puback(&mut anon, "clients/anon-7/status").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(
+        puback(&mut anon, "clients/other/status").await,
+        PubAckReason::NotAuthorized
+    );
+}
+
+#[tokio::test]
+async fn a_denied_subscription_never_receives_retained_messages() {
+    let s = common::start_secured(|c| {
+        site(
+            c,
+            vec![Rule {
+                action: RuleAction::Allow,
+                access: RuleAccess::Subscribe,
+                filter: "state/+".into(),
+                who: "authenticated".into(),
+            }],
+        )
+    })
+    .await;
+    // The server retains a message on a topic only authenticated clients may read.
+    s.server
+        .as_ref()
+        .unwrap()
+        .api()
+        .publish(
+            DEFAULT_SITE,
+            "state/door",
+            "open",
+            pubzub_server::api::PublishOptions {
+                retain: true,
+                ..Default::default()
+            },
+            &pubzub_server::acl::Context::server(DEFAULT_SITE),
+        )
+        .unwrap();
+    let mut anon = V5::simple(s.mqtt, "anon").await;
+    assert_eq!(suback(&mut anon, "state/+").await, DENIED);
+    anon.no_publish().await;
+    let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
+    assert_eq!(suback(&mut alice, "state/+").await, OK);
+    assert_eq!(alice.publish().await.payload, "open");
+}
+
+#[tokio::test]
+async fn a_will_to_a_denied_topic_is_not_published() {
+    let s = common::start_secured(|c| site(c, vec![])).await;
+    let mut watcher = as_user(s.mqtt, "alice-w", "alice").await;
+    assert_eq!(suback(&mut watcher, "user/alice/#").await, OK);
+    assert_eq!(suback(&mut watcher, "public/#").await, OK);
+    for (id, topic) in [("sneaky", "user/alice/fake"), ("honest", "public/gone")] {
+        let mut o = v5_options(s.mqtt, id);
+        o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+            topic,
+            id,
+            QoS::AtLeastOnce,
+            false,
+            None,
+        ));
+        V5::connect(o).await.0.kill();
+    }
+    let got = watcher.publish().await;
+    assert_eq!(got.topic, "public/gone", "only the allowed will");
+    watcher.no_publish().await;
+}
+
+#[tokio::test]
+async fn tilde_topics_expand_before_the_check() {
+    let s = common::start_secured(|c| site(c, vec![])).await;
+    let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
+    assert_eq!(suback(&mut alice, "~user/inbox").await, OK);
+    let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
+    // bob's ~user is user/bob: he cannot write to alice's inbox by expansion either.
+    assert_ne!(
+        puback(&mut bob, "~user/inbox").await,
+        PubAckReason::NotAuthorized
+    );
+    alice.no_publish().await;
+    let mut api_ctx = pubzub_server::acl::Context::server(DEFAULT_SITE);
+    api_ctx.user = None;
+    s.server
+        .as_ref()
+        .unwrap()
+        .api()
+        .publish(
+            DEFAULT_SITE,
+            "user/alice/inbox",
+            "hi",
+            Default::default(),
+            &api_ctx,
+        )
+        .unwrap();
+    let got = alice.publish().await;
+    assert_eq!(
+        (got.topic.as_ref(), got.payload.as_ref()),
+        (&b"user/alice/inbox"[..], &b"hi"[..])
+    );
+    // ~client is bridge/<ClientId>, ~site is site/<name>.
+    assert_eq!(suback(&mut alice, "~client/#").await, OK);
+    assert_ne!(
+        puback(&mut bob, "bridge/alice-1/public/x").await,
+        PubAckReason::NotAuthorized
+    );
+    assert_eq!(alice.publish().await.topic, "bridge/alice-1/public/x");
+    alice.no_publish().await;
+    assert_eq!(
+        suback(&mut alice, "~site/news").await,
+        DENIED,
+        "site/default/news is not open"
+    );
+}
