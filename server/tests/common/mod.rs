@@ -87,6 +87,8 @@ impl TestServer {
 pub struct V5 {
     pub client: AsyncClient,
     rx: mpsc::UnboundedReceiver<Result<Packet, String>>,
+    /// Packets set aside while waiting for a particular one (an own PUBLISH before its PUBACK).
+    stash: std::collections::VecDeque<Packet>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -117,7 +119,12 @@ impl V5 {
                 }
             }
         });
-        let mut c = V5 { client, rx, task };
+        let mut c = V5 {
+            client,
+            rx,
+            stash: Default::default(),
+            task,
+        };
         match c.next().await {
             Packet::ConnAck(ack) => (c, ack),
             other => panic!("expected CONNACK, got {other:?}"),
@@ -130,6 +137,9 @@ impl V5 {
 
     /// The next packet from the server; panics after [`WAIT`] or on a connection error.
     pub async fn next(&mut self) -> Packet {
+        if let Some(p) = self.stash.pop_front() {
+            return p;
+        }
         match tokio::time::timeout(WAIT, self.rx.recv()).await {
             Ok(Some(Ok(p))) => p,
             Ok(Some(Err(e))) => panic!("connection error: {e}"),
@@ -171,6 +181,9 @@ impl V5 {
 
     /// Asserts that no PUBLISH arrives for [`QUIET`].
     pub async fn no_publish(&mut self) {
+        if let Some(p) = self.stash.iter().find(|p| matches!(p, Packet::Publish(_))) {
+            panic!("unexpected PUBLISH {p:?}");
+        }
         let deadline = tokio::time::Instant::now() + QUIET;
         while let Ok(Some(got)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
             if let Ok(Packet::Publish(p)) = got {
@@ -197,10 +210,16 @@ impl V5 {
             .publish_with_properties(topic, QoS::AtLeastOnce, retain, payload, props)
             .await
             .expect("queued");
+        let mut set_aside = Vec::new();
         loop {
-            if let Packet::PubAck(_) = self.next().await {
-                return;
+            match self.next().await {
+                Packet::PubAck(_) => break,
+                other => set_aside.push(other),
             }
+        }
+        // Whatever came first (an own PUBLISH, say) is read next.
+        for p in set_aside.into_iter().rev() {
+            self.stash.push_front(p);
         }
     }
 
