@@ -19,13 +19,26 @@
 //!
 //! # Example
 //!
+//! The server with a Rust handler answering requests on `rpc/<name>` (the README's example;
+//! `tests/api.rs` runs it against MQTT.js and mosquitto_pub):
+//!
 //! ```no_run
-//! # async fn run() -> Result<(), pubzub_server::ServerError> {
-//! let mut config = pubzub_server::config::Config::default();
-//! config.mqtt.port = Some("1884".parse().unwrap());
-//! let server = pubzub_server::Server::start(config).await?;
-//! println!("MQTT on {:?}", server.mqtt_addrs());
-//! server.shutdown().await;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use pubzub_server::{Server, acl::Context, api::PublishOptions, config::Config};
+//!
+//! let server = Server::start(Config::default()).await?;
+//! let api = server.api();
+//! let replying = api.clone();
+//! let _rpc = api.subscribe("default", "rpc/+name", &Context::server("default"), move |req| {
+//!     let props = &req.message.publish.properties;
+//!     let Some(reply_to) = props.response_topic.clone() else { return };
+//!     let mut options = PublishOptions::default();
+//!     options.properties.correlation_data = props.correlation_data.clone();
+//!     let answer = format!("{:?} says hi", req.bindings.get("name"));
+//!     let _ = replying.publish("default", &reply_to, answer, options, &Context::server("default"));
+//! })?;
+//! // mosquitto_pub -V mqttv5 -t rpc/echo -m hi -D publish response-topic reply/call-1
+//! # server.shutdown().await;
 //! # Ok(()) }
 //! ```
 
