@@ -206,3 +206,57 @@ async fn serves_the_pages_and_the_package() {
     );
     assert_eq!(get(s.http, "/missing").await.0, "HTTP/1.1 404 Not Found");
 }
+
+#[tokio::test]
+async fn no_log_line_shows_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pubzub.toml");
+    let hash = pubzub_server::auth::hash_password("correct-horse").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[mqtt]\nport = 0\nip6 = \"none\"\n[http]\nport = \"none\"\n[mqtts]\nport = \"none\"\n\
+             [[sites.default.users]]\nname = \"alice\"\npassword_hash = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+        .args(["--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut mqtt = None;
+    while mqtt.is_none() {
+        let line = lines.next_line().await.unwrap().expect("a line");
+        mqtt = line
+            .split_once("mqtt listening on ")
+            .and_then(|(_, a)| a.trim().parse::<SocketAddr>().ok());
+    }
+    let mqtt = mqtt.unwrap();
+    for password in ["correct-horse", "wrong-battery-staple"] {
+        let mut o = common::v5_options(mqtt, "logger");
+        o.set_credentials("alice", password);
+        let (client, mut events) = rumqttc::v5::AsyncClient::new(o, 10);
+        let _ = tokio::time::timeout(common::WAIT, events.poll()).await;
+        drop(client);
+    }
+    sigterm(&child);
+    let _ = child.wait().await;
+    let mut log = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(
+        log.contains("login failed"),
+        "the failure is logged:\n{log}"
+    );
+    assert!(
+        !log.contains("correct-horse") && !log.contains("wrong-battery-staple"),
+        "{log}"
+    );
+}

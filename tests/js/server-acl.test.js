@@ -35,6 +35,15 @@ hostnames = ["127.0.0.1"]
 name = "alice"
 password_hash = "${hash('pw-alice')}"
 
+[[sites.default.rules]]
+action = "allow"
+filter = "sensors/%u/#"
+who = "authenticated"
+[[sites.default.rules]]
+action = "allow"
+access = "publish"
+filter = "pages/%c/status"
+
 [sites.shop]
 hostnames = ["shop.localhost"]
 `);
@@ -86,9 +95,26 @@ test('an anonymous page may use public/ but not private topics', async () => {
   await client.endAsync();
 });
 
+test('built-in rules for pages: test/, reply/call-, their own bridge and control topics', async () => {
+  const { client, connack } = await connect({ clientId: '' }); // the server assigns one
+  const me = connack.properties.assignedClientIdentifier;
+  assert.deepEqual(
+    await granted(client, ['test/#', 'reply/call-abc', `bridge/${me}/#`, '~client/x', 'bridge/someone/#', 'user/anonymous/#']),
+    [1, 1, 1, 1, 0x87, 0x87],
+  );
+  await client.publishAsync(`$client/${me}/will/w1`, JSON.stringify({ topic: 'public/gone', payload: 'bye' }), { qos: 1 });
+  await assert.rejects(client.publishAsync('$client/someone/will/w1', '{}', { qos: 1 }), /Not authorized/i);
+  await client.publishAsync(`pages/${me}/status`, 'up', { qos: 1 }); // configured rule with %c
+  await assert.rejects(client.publishAsync('pages/other/status', 'up', { qos: 1 }), /Not authorized/i);
+  await client.endAsync();
+});
+
 test('a page that logs in gets its user topics; a wrong password is refused', async () => {
   const { client } = await connect({ username: 'alice', password: 'pw-alice' });
-  assert.deepEqual(await granted(client, ['user/alice/#', 'user/bob/#', '~user/inbox']), [1, 0x87, 1]);
+  assert.deepEqual(
+    await granted(client, ['user/alice/#', 'user/bob/#', '~user/inbox', 'user', 'sensors/alice/#', 'sensors/bob/#']),
+    [1, 0x87, 1, 1, 1, 0x87],
+  );
   await client.endAsync();
 
   const refused = mqtt.connect(`ws://127.0.0.1:${port}/mqtt-transport`, {
