@@ -15,6 +15,7 @@
 //! - [`tree`]: the subscription tree (exact fast path + wildcard trie) with bindings.
 //! - [`retained`]: the retained-message store with wildcard look-up and expiry.
 //! - [`time`]: `Timestamp`, the caller's clock reading in milliseconds.
+//! - [`client`]: the sans-IO client session of a page's bridge (outbox, QoS, resubscribe).
 //!
 //! # Example
 //!
@@ -44,6 +45,7 @@
 //! ```
 
 pub mod bytestr;
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod packet;

@@ -1,0 +1,614 @@
+//! The MQTT v5 client session of a page's bridge, sans-IO.
+//!
+//! The host (the browser crate, or a test) owns the socket and the timers. It tells the
+//! session what happened ([`ClientSession::on_open`], [`on_bytes`](ClientSession::on_bytes),
+//! [`on_close`](ClientSession::on_close), [`on_timer`](ClientSession::on_timer)) and what the
+//! page wants ([`publish`](ClientSession::publish), [`subscribe`](ClientSession::subscribe)...),
+//! and takes back bytes to write ([`poll_transmit`](ClientSession::poll_transmit)) and events
+//! ([`poll_event`](ClientSession::poll_event)).
+//!
+//! What it keeps:
+//! - An outbox of publications in FIFO order. One packet is handed out at a time and only while
+//!   the socket's send buffer is under the high-water mark; a QoS 1/2 message waits while the
+//!   server's Receive Maximum is reached. While offline the outbox is bounded: QoS 0 messages
+//!   go first. It survives reconnects in order.
+//! - The QoS 1/2 messages in flight: resent with DUP on a resumed session, queued again in
+//!   front of the outbox when the server lost the session.
+//! - Subscriptions with reference counts: SUBSCRIBE for the first user of a filter,
+//!   UNSUBSCRIBE after the last, all of them again after a reconnect without session.
+//! - Topic aliases for topics sent again, within the server's Topic Alias Maximum.
+//! - Keep alive: PINGREQ when idle, and a verdict when PINGRESP does not come.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::num::NonZeroU16;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{
+    Ack, ByteStr, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, PacketId,
+    ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
+    Timestamp, TopicFilter, Unsubscribe, encode,
+};
+
+/// How the session connects and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Empty: the server assigns one (and the session keeps it for reconnects).
+    pub client_id: ByteStr,
+    pub username: Option<ByteStr>,
+    pub password: Option<Bytes>,
+    /// Seconds; the server may impose another in CONNACK.
+    pub keep_alive: u16,
+    /// Seconds the server keeps the session after the connection drops.
+    pub session_expiry: u32,
+    /// Publications kept while offline.
+    pub max_offline: usize,
+    /// Bytes in the socket's send buffer above which nothing more is handed out.
+    pub high_water: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            client_id: ByteStr::new(),
+            username: None,
+            password: None,
+            keep_alive: 30,
+            session_expiry: 300,
+            max_offline: 1000,
+            high_water: 64 * 1024,
+        }
+    }
+}
+
+/// Identifies one publication for the host (to settle its Promise).
+pub type Token = u64;
+
+/// What the session tells the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// CONNACK accepted the connection.
+    Connected {
+        session_present: bool,
+        client_id: ByteStr,
+        /// The user property `cotonic-routing-id`, if the server sent one.
+        routing_id: Option<ByteStr>,
+    },
+    /// CONNACK refused the connection.
+    Refused(ReasonCode),
+    /// The server sent DISCONNECT (the host should close the socket).
+    ServerDisconnect(ReasonCode),
+    /// A message from the server (already acknowledged as its QoS asks).
+    Message(Publish),
+    /// A QoS 1/2 publication was acknowledged (`Ok`) or refused with a reason code; a QoS 0
+    /// one was written.
+    Published {
+        token: Token,
+        result: Result<(), ReasonCode>,
+    },
+    /// The outbox was full while offline; this publication was dropped.
+    Dropped { token: Token },
+    /// A SUBACK: the granted QoS or the refusal (0x87 not authorized...) per filter.
+    Subscribed(Vec<ReasonCode>),
+}
+
+/// What the host should do after a timer fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerAction {
+    Nothing,
+    /// No PINGRESP in time: close the socket and reconnect.
+    CloseTransport,
+}
+
+#[derive(Debug)]
+struct Pending {
+    token: Token,
+    publish: Publish,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    token: Token,
+    publish: Publish,
+    /// QoS 2 after PUBREC: only PUBCOMP is missing.
+    released: bool,
+}
+
+#[derive(Debug)]
+struct Sub {
+    refs: usize,
+    qos: QoS,
+}
+
+/// The limits the server announced in CONNACK.
+#[derive(Debug, Clone, Copy)]
+struct ServerLimits {
+    receive_maximum: usize,
+    topic_alias_maximum: u16,
+    keep_alive: u16,
+    max_packet_size: usize,
+}
+
+pub struct ClientSession {
+    options: ClientOptions,
+    decoder: Decoder,
+    /// `Some` between CONNACK and the connection's end.
+    connected: Option<ServerLimits>,
+    /// The socket is open (CONNECT sent), CONNACK may not have come yet.
+    open: bool,
+    /// Packets that go before the outbox: CONNECT, acks, (UN)SUBSCRIBE, PINGREQ.
+    control: VecDeque<Packet>,
+    outbox: VecDeque<Pending>,
+    inflight: VecDeque<InFlight>,
+    /// QoS 2 packet ids received and not yet released.
+    qos2_in: Vec<u16>,
+    subs: BTreeMap<ByteStr, Sub>,
+    /// Subscribe/unsubscribe waiting for a connection (applied on connect).
+    aliases: HashMap<ByteStr, u16>,
+    next_packet_id: u16,
+    last_sent: Timestamp,
+    ping_sent: Option<Timestamp>,
+    events: VecDeque<Event>,
+    dropped: u64,
+}
+
+impl ClientSession {
+    pub fn new(options: ClientOptions) -> ClientSession {
+        let mut decoder = Decoder::default();
+        decoder.set_version(ProtocolVersion::V5);
+        ClientSession {
+            options,
+            decoder,
+            connected: None,
+            open: false,
+            control: VecDeque::new(),
+            outbox: VecDeque::new(),
+            inflight: VecDeque::new(),
+            qos2_in: Vec::new(),
+            subs: BTreeMap::new(),
+            aliases: HashMap::new(),
+            next_packet_id: 1,
+            last_sent: Timestamp(0),
+            ping_sent: None,
+            events: VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.is_some()
+    }
+
+    /// The client id: as configured, or as assigned by the server.
+    pub fn client_id(&self) -> &ByteStr {
+        &self.options.client_id
+    }
+
+    /// Publications waiting in the outbox (not yet sent).
+    pub fn queued(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Publications dropped because the outbox was full while offline.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The socket opened: CONNECT goes first. A session that has connected before asks to
+    /// resume (clean start off) with the client id it has.
+    pub fn on_open(&mut self, now: Timestamp) {
+        self.open = true;
+        self.connected = None;
+        self.ping_sent = None;
+        self.last_sent = now;
+        self.aliases.clear();
+        self.decoder = Decoder::default();
+        self.decoder.set_version(ProtocolVersion::V5);
+        let mut connect = Connect {
+            protocol: ProtocolVersion::V5,
+            clean_start: self.options.client_id.is_empty(),
+            keep_alive: self.options.keep_alive,
+            client_id: self.options.client_id.clone(),
+            will: None,
+            username: self.options.username.clone(),
+            password: self.options.password.clone(),
+            properties: Default::default(),
+        };
+        connect.properties.session_expiry_interval = Some(self.options.session_expiry);
+        self.control.clear();
+        self.control.push_back(Packet::Connect(Box::new(connect)));
+    }
+
+    /// The socket closed (or failed). Everything unacknowledged stays for the next connection.
+    pub fn on_close(&mut self) {
+        self.open = false;
+        self.connected = None;
+        self.control.clear();
+        self.ping_sent = None;
+        self.enforce_offline_bound();
+    }
+
+    /// Bytes from the socket. An error means the server sent something malformed: close.
+    pub fn on_bytes(&mut self, buf: &mut BytesMut, now: Timestamp) -> Result<(), DecodeError> {
+        while let Some(packet) = self.decoder.decode(buf)? {
+            self.on_packet(packet, now);
+        }
+        Ok(())
+    }
+
+    fn on_packet(&mut self, packet: Packet, now: Timestamp) {
+        match packet {
+            Packet::ConnAck(ack) => self.on_connack(ack, now),
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(ack) => self.settle(ack.packet_id, ack.reason_code),
+            Packet::PubRec(ack) => {
+                if ack.reason_code.is_error() {
+                    self.settle(ack.packet_id, ack.reason_code);
+                } else if let Some(f) = self
+                    .inflight
+                    .iter_mut()
+                    .find(|f| f.publish.packet_id == Some(ack.packet_id))
+                {
+                    f.released = true;
+                    self.control
+                        .push_back(Packet::PubRel(Ack::new(ack.packet_id)));
+                }
+            }
+            Packet::PubComp(ack) => self.settle(ack.packet_id, ack.reason_code),
+            Packet::PubRel(rel) => {
+                self.qos2_in.retain(|id| *id != rel.packet_id.get());
+                self.control
+                    .push_back(Packet::PubComp(Ack::new(rel.packet_id)));
+            }
+            Packet::PingResp => self.ping_sent = None,
+            Packet::Disconnect(d) => {
+                self.events
+                    .push_back(Event::ServerDisconnect(d.reason_code));
+            }
+            Packet::SubAck(ack) => self.events.push_back(Event::Subscribed(ack.reason_codes)),
+            // UNSUBACK needs nothing; others cannot come from a server.
+            _ => {}
+        }
+    }
+
+    fn on_connack(&mut self, ack: ConnAck, now: Timestamp) {
+        if ack.reason_code.is_error() {
+            self.events.push_back(Event::Refused(ack.reason_code));
+            return;
+        }
+        let p = &ack.properties;
+        if let Some(id) = &p.assigned_client_identifier {
+            self.options.client_id = id.clone();
+        }
+        let routing_id = p
+            .user_properties
+            .iter()
+            .find(|(k, _)| k.as_str() == "cotonic-routing-id")
+            .map(|(_, v)| v.clone());
+        self.connected = Some(ServerLimits {
+            receive_maximum: p
+                .receive_maximum
+                .map_or(usize::from(u16::MAX), |n| usize::from(n.get())),
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            keep_alive: p.server_keep_alive.unwrap_or(self.options.keep_alive),
+            max_packet_size: p
+                .maximum_packet_size
+                .map_or(usize::MAX, |n| n.get() as usize),
+        });
+        self.last_sent = now;
+        if ack.session_present {
+            // [MQTT-4.4.0-1]: resend what is unacknowledged, in order, with DUP.
+            for f in &mut self.inflight {
+                if f.released {
+                    if let Some(id) = f.publish.packet_id {
+                        self.control.push_back(Packet::PubRel(Ack::new(id)));
+                    }
+                } else {
+                    let mut p = f.publish.clone();
+                    p.dup = true;
+                    p.properties.topic_alias = None;
+                    self.control.push_back(Packet::Publish(p));
+                }
+            }
+        } else {
+            // The server forgot us: in-flight messages are sent again as new, first; the
+            // subscriptions are made again.
+            while let Some(f) = self.inflight.pop_back() {
+                let mut p = f.publish;
+                p.dup = false;
+                p.packet_id = None;
+                self.outbox.push_front(Pending {
+                    token: f.token,
+                    publish: p,
+                });
+            }
+            self.qos2_in.clear();
+            let filters: Vec<SubscribeFilter> = self
+                .subs
+                .iter()
+                .filter_map(|(f, s)| {
+                    Some(SubscribeFilter {
+                        filter: TopicFilter::try_from(f.clone()).ok()?,
+                        options: SubscriptionOptions {
+                            qos: s.qos,
+                            ..Default::default()
+                        },
+                    })
+                })
+                .collect();
+            for chunk in filters.chunks(64) {
+                let packet_id = self.next_id();
+                self.control.push_back(Packet::Subscribe(Subscribe {
+                    packet_id,
+                    properties: Default::default(),
+                    filters: chunk.to_vec(),
+                }));
+            }
+        }
+        self.events.push_back(Event::Connected {
+            session_present: ack.session_present,
+            client_id: self.options.client_id.clone(),
+            routing_id,
+        });
+    }
+
+    fn on_publish(&mut self, mut p: Publish) {
+        let Some(id) = p.packet_id else {
+            self.events.push_back(Event::Message(p));
+            return;
+        };
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => {
+                self.control.push_back(Packet::PubAck(Ack::new(id)));
+            }
+            QoS::ExactlyOnce => {
+                self.control.push_back(Packet::PubRec(Ack::new(id)));
+                if self.qos2_in.contains(&id.get()) {
+                    return; // a resend of a message already delivered
+                }
+                self.qos2_in.push(id.get());
+            }
+        }
+        p.dup = false;
+        self.events.push_back(Event::Message(p));
+    }
+
+    /// A QoS 1/2 exchange ended (PUBACK, PUBCOMP, or a refusal).
+    fn settle(&mut self, id: PacketId, reason: ReasonCode) {
+        if let Some(i) = self
+            .inflight
+            .iter()
+            .position(|f| f.publish.packet_id == Some(id))
+        {
+            let f = self.inflight.remove(i).expect("position is in range");
+            let result = if reason.is_error() {
+                Err(reason)
+            } else {
+                Ok(())
+            };
+            self.events.push_back(Event::Published {
+                token: f.token,
+                result,
+            });
+        }
+    }
+
+    fn next_id(&mut self) -> PacketId {
+        loop {
+            let id = self.next_packet_id;
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            if let Some(pid) = PacketId::new(id)
+                && !self
+                    .inflight
+                    .iter()
+                    .any(|f| f.publish.packet_id == Some(pid))
+            {
+                return pid;
+            }
+        }
+    }
+
+    /// Queues a publication. Its `Published` event comes when the server acknowledged it
+    /// (QoS 1/2) or when it was written (QoS 0).
+    pub fn publish(&mut self, token: Token, mut publish: Publish) {
+        publish.packet_id = None;
+        publish.dup = false;
+        self.outbox.push_back(Pending { token, publish });
+        if !self.is_connected() {
+            self.enforce_offline_bound();
+        }
+    }
+
+    /// While offline the outbox keeps at most `max_offline` messages: the oldest QoS 0 one
+    /// goes first; with none left, the newest is dropped.
+    fn enforce_offline_bound(&mut self) {
+        while self.outbox.len() > self.options.max_offline {
+            let victim = self
+                .outbox
+                .iter()
+                .position(|p| p.publish.qos == QoS::AtMostOnce)
+                .unwrap_or(self.outbox.len() - 1);
+            if let Some(p) = self.outbox.remove(victim) {
+                self.dropped += 1;
+                self.events.push_back(Event::Dropped { token: p.token });
+            }
+        }
+    }
+
+    /// Adds a user of `filter`; SUBSCRIBE goes out for the first one (or when a user asks
+    /// for a higher QoS than the filter has).
+    pub fn subscribe(&mut self, filter: TopicFilter, qos: QoS) {
+        let sub = self
+            .subs
+            .entry(filter.as_byte_str().clone())
+            .or_insert(Sub { refs: 0, qos });
+        sub.refs += 1;
+        let needed = sub.refs == 1 || qos > sub.qos;
+        sub.qos = sub.qos.max(qos);
+        let qos = sub.qos;
+        if needed && self.is_connected() {
+            let packet_id = self.next_id();
+            self.control.push_back(Packet::Subscribe(Subscribe {
+                packet_id,
+                properties: Default::default(),
+                filters: vec![SubscribeFilter {
+                    filter,
+                    options: SubscriptionOptions {
+                        qos,
+                        ..Default::default()
+                    },
+                }],
+            }));
+        }
+    }
+
+    /// Removes a user of `filter`; UNSUBSCRIBE goes out after the last one.
+    pub fn unsubscribe(&mut self, filter: &TopicFilter) {
+        let Some(sub) = self.subs.get_mut(filter.as_str()) else {
+            return;
+        };
+        sub.refs -= 1;
+        if sub.refs > 0 {
+            return;
+        }
+        self.subs.remove(filter.as_str());
+        if self.is_connected() {
+            let packet_id = self.next_id();
+            self.control.push_back(Packet::Unsubscribe(Unsubscribe {
+                packet_id,
+                properties: Default::default(),
+                filters: vec![filter.clone()],
+            }));
+        }
+    }
+
+    /// The filters subscribed on the server, with their number of local users.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.subs.iter().map(|(f, s)| (f.as_str(), s.refs))
+    }
+
+    /// The next bytes to write, if any may go now: control packets first, then the outbox,
+    /// one packet at a time, while `buffered` (the socket's unsent bytes) is under the
+    /// high-water mark.
+    pub fn poll_transmit(&mut self, buffered: usize, now: Timestamp) -> Option<Bytes> {
+        if !self.open || buffered >= self.options.high_water {
+            return None;
+        }
+        if let Some(packet) = self.control.pop_front() {
+            return self.encode(&packet, now);
+        }
+        let limits = self.connected?;
+        let head = self.outbox.front()?;
+        if head.publish.qos != QoS::AtMostOnce && self.inflight.len() >= limits.receive_maximum {
+            return None; // the server's window is full; order is kept
+        }
+        let Pending { token, mut publish } = self.outbox.pop_front()?;
+        if publish.qos != QoS::AtMostOnce {
+            publish.packet_id = Some(self.next_id());
+        }
+        let wire = self.with_alias(&publish, limits.topic_alias_maximum);
+        let bytes = self.encode(&Packet::Publish(wire), now);
+        if publish.qos == QoS::AtMostOnce {
+            self.events.push_back(Event::Published {
+                token,
+                result: Ok(()),
+            });
+        } else {
+            self.inflight.push_back(InFlight {
+                token,
+                publish,
+                released: false,
+            });
+        }
+        if bytes
+            .as_ref()
+            .is_some_and(|b| b.len() > limits.max_packet_size)
+        {
+            // Too large for the server: refused here rather than by a closed connection.
+            if let Some(f) = self.inflight.pop_back() {
+                self.events.push_back(Event::Published {
+                    token: f.token,
+                    result: Err(ReasonCode::PacketTooLarge),
+                });
+            }
+            return None;
+        }
+        bytes
+    }
+
+    /// The PUBLISH as sent: with a topic alias when the server allows them. The first use of
+    /// a topic sends topic and alias, later ones the alias alone.
+    fn with_alias(&mut self, publish: &Publish, max: u16) -> Publish {
+        let mut p = publish.clone();
+        if max == 0 {
+            return p;
+        }
+        let topic = p.topic.as_byte_str().clone();
+        if let Some(&alias) = self.aliases.get(&topic) {
+            p.properties.topic_alias = NonZeroU16::new(alias);
+            p.topic = crate::TopicName::alias_only();
+        } else if self.aliases.len() < usize::from(max) {
+            let alias = self.aliases.len() as u16 + 1;
+            self.aliases.insert(topic, alias);
+            p.properties.topic_alias = NonZeroU16::new(alias);
+        }
+        p
+    }
+
+    fn encode(&mut self, packet: &Packet, now: Timestamp) -> Option<Bytes> {
+        let mut out = BytesMut::new();
+        encode(packet, ProtocolVersion::V5, &mut out).ok()?;
+        self.last_sent = now;
+        Some(out.freeze())
+    }
+
+    /// When [`on_timer`](Self::on_timer) should run next.
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        let keep_alive = self.connected?.keep_alive;
+        if keep_alive == 0 {
+            return None;
+        }
+        Some(match self.ping_sent {
+            // A PINGRESP gets half a keep-alive period.
+            Some(at) => Timestamp(at.0 + u64::from(keep_alive) * 500),
+            None => self.last_sent.after_secs(u32::from(keep_alive)),
+        })
+    }
+
+    /// Sends PINGREQ when the connection was idle for a keep-alive period; tells the host to
+    /// close when a PINGREQ went unanswered.
+    pub fn on_timer(&mut self, now: Timestamp) -> TimerAction {
+        let Some(limits) = self.connected else {
+            return TimerAction::Nothing;
+        };
+        if limits.keep_alive == 0 {
+            return TimerAction::Nothing;
+        }
+        let period_ms = u64::from(limits.keep_alive) * 1000;
+        match self.ping_sent {
+            Some(at) if now.0 >= at.0 + period_ms / 2 => TimerAction::CloseTransport,
+            Some(_) => TimerAction::Nothing,
+            None if now.0 >= self.last_sent.0 + period_ms => {
+                self.control.push_back(Packet::PingReq);
+                self.ping_sent = Some(now);
+                TimerAction::Nothing
+            }
+            None => TimerAction::Nothing,
+        }
+    }
+
+    /// DISCONNECT for a page going away: reason 0x04 so the server publishes the wills, and
+    /// session expiry 0 so it does so at once.
+    pub fn leave(&mut self) -> Option<Bytes> {
+        let mut d = Disconnect::new(ReasonCode::DisconnectWithWillMessage);
+        d.properties.session_expiry_interval = Some(0);
+        let mut out = BytesMut::new();
+        encode(&Packet::Disconnect(d), ProtocolVersion::V5, &mut out).ok()?;
+        Some(out.freeze())
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
