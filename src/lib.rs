@@ -29,7 +29,7 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = topicMatches)]
 pub fn topic_matches(pattern: &str, topic: &str) -> Result<bool, JsError> {
     let pattern = Pattern::parse(pattern)
-        .map_err(|e| JsError::new(&format!("invalid pattern {pattern:?}: {e}")))?;
+        .map_err(|e| JsError::new(&format!("invalid pattern \"{pattern}\": {e}")))?;
     Ok(pattern.matches(topic))
 }
 

@@ -74,7 +74,7 @@ struct Call {
 }
 
 fn invalid(what: &str, s: &str, e: impl std::fmt::Display) -> JsError {
-    JsError::new(&format!("invalid {what} {s:?}: {e}"))
+    JsError::new(&format!("invalid {what} \"{s}\": {e}"))
 }
 
 /// The message object every subscriber of one publication shares: frozen, so that no
