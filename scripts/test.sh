@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p pubzub --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p pubzub --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "cargo test (workspace)"
 cargo test --workspace
@@ -18,8 +18,23 @@ cargo test --workspace
 step "pubzub-core builds for wasm32"
 cargo build -p pubzub-core --target wasm32-unknown-unknown
 
-step "wasm tests in headless Chromium"
-wasm-pack test --mode no-install --headless --chrome --chromedriver "$(command -v chromedriver)" .
+step "wasm tests in headless Chromium (the bridge against a real pubzub-server)"
+cargo build -p pubzub-server
+log="$(mktemp)"
+target/debug/pubzub-server --http-port 0 --http-ip6 none --mqtt-port none --mqtts-port none >"$log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  port="$(grep -o 'http listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$log"; echo "the test server did not start" >&2; exit 1; }
+PUBZUB_TEST_WS="ws://127.0.0.1:$port/mqtt-transport" \
+  wasm-pack test --mode no-install --headless --chrome --chromedriver "$(command -v chromedriver)" .
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+trap - EXIT
 
 step "build the npm package"
 bash scripts/build.sh

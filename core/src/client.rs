@@ -45,6 +45,9 @@ pub struct ClientOptions {
     pub max_offline: usize,
     /// Bytes in the socket's send buffer above which nothing more is handed out.
     pub high_water: usize,
+    /// Put on every SUBSCRIBE, so that messages for this session's subscriptions carry it and
+    /// messages addressed to the client itself (`bridge/<id>/...`) do not.
+    pub subscription_id: Option<crate::SubscriptionId>,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +60,7 @@ impl Default for ClientOptions {
             session_expiry: 300,
             max_offline: 1000,
             high_water: 64 * 1024,
+            subscription_id: crate::SubscriptionId::new(1),
         }
     }
 }
@@ -340,7 +344,7 @@ impl ClientSession {
                 let packet_id = self.next_id();
                 self.control.push_back(Packet::Subscribe(Subscribe {
                     packet_id,
-                    properties: Default::default(),
+                    properties: self.subscribe_properties(),
                     filters: chunk.to_vec(),
                 }));
             }
@@ -391,6 +395,13 @@ impl ClientSession {
                 token: f.token,
                 result,
             });
+        }
+    }
+
+    fn subscribe_properties(&self) -> crate::SubscribeProperties {
+        crate::SubscribeProperties {
+            subscription_identifier: self.options.subscription_id,
+            ..Default::default()
         }
     }
 
@@ -451,7 +462,7 @@ impl ClientSession {
             let packet_id = self.next_id();
             self.control.push_back(Packet::Subscribe(Subscribe {
                 packet_id,
-                properties: Default::default(),
+                properties: self.subscribe_properties(),
                 filters: vec![SubscribeFilter {
                     filter,
                     options: SubscriptionOptions {

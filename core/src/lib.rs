@@ -56,7 +56,7 @@ pub mod topic;
 pub mod tree;
 mod wire;
 
-pub use bytes::Bytes;
+pub use bytes::{Bytes, BytesMut};
 pub use bytestr::ByteStr;
 pub use codec::{Decoder, encode, encoded_len};
 pub use error::{DecodeError, EncodeError};

@@ -321,3 +321,26 @@ async fn a_slow_subscriber_loses_qos0_alone() {
         "the stuck subscriber's overflow is dropped"
     );
 }
+
+#[tokio::test]
+async fn a_tilde_response_topic_is_expanded() {
+    let s = common::start().await;
+    let mut sub = V5::simple(s.mqtt, "responder").await;
+    sub.subscribe("svc", QoS::AtMostOnce).await;
+    let asker = V5::simple(s.mqtt, "asker").await;
+    let props = PublishProperties {
+        response_topic: Some("~client/reply/1".into()),
+        ..Default::default()
+    };
+    asker
+        .client
+        .publish_with_properties("svc", QoS::AtMostOnce, false, "?", props)
+        .await
+        .unwrap();
+    let got = sub
+        .publish()
+        .await
+        .properties
+        .and_then(|p| p.response_topic);
+    assert_eq!(got.as_deref(), Some("bridge/asker/reply/1"));
+}

@@ -208,6 +208,13 @@ impl Broker {
             Some(Err(_)) => return ReasonCode::TopicNameInvalid,
             None => {}
         }
+        // A page that does not know its routing id yet names itself `~client` in a
+        // response topic.
+        if let Some(r) = &publish.properties.response_topic
+            && let Some(Ok(expanded)) = expand::topic(&ctx, r)
+        {
+            publish.properties.response_topic = Some(expanded);
+        }
         if let Some(code) = self.check_topic(&publish.topic) {
             Metrics::inc(&self.metrics.dropped);
             return code;

@@ -1,0 +1,436 @@
+//! The bridge in headless Chromium against the real pubzub-server, which `scripts/test.sh`
+//! starts on a free loopback port and names in `PUBZUB_TEST_WS` at compile time.
+
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, JSON, Promise, Reflect, Uint8Array};
+use pubzub::PageBroker;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server_url() -> &'static str {
+    // Read at compile time; a run without it fails here, loudly, instead of passing.
+    match option_env!("PUBZUB_TEST_WS") {
+        Some(url) => url,
+        None => panic!(
+            "run the bridge tests through scripts/test.sh: it starts the server and sets PUBZUB_TEST_WS"
+        ),
+    }
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn json(v: &JsValue) -> String {
+    JSON::stringify(v).unwrap().as_string().unwrap()
+}
+
+fn opts(src: &str) -> JsValue {
+    JSON::parse(src).unwrap()
+}
+
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Messages received by one subscription, as (local topic, message).
+#[derive(Clone, Default)]
+struct Inbox {
+    got: Rc<RefCell<Vec<(String, JsValue)>>>,
+}
+
+impl Inbox {
+    fn callback(&self) -> Function {
+        let got = self.got.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+            got.borrow_mut()
+                .push((get(&m, "topic").as_string().unwrap_or_default(), m));
+        })
+        .into_js_value()
+        .unchecked_into()
+    }
+
+    /// Waits (up to 5 s) until `n` messages arrived.
+    async fn wait_for(&self, n: usize) -> Vec<(String, JsValue)> {
+        for _ in 0..250 {
+            if self.got.borrow().len() >= n {
+                break;
+            }
+            sleep(20).await;
+        }
+        let got = self.got.borrow().clone();
+        assert!(
+            got.len() >= n,
+            "expected {n} messages, got {:?}",
+            got.iter().map(|(t, _)| t).collect::<Vec<_>>()
+        );
+        got
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.got.borrow().iter().map(|(t, _)| t.clone()).collect()
+    }
+}
+
+/// A page broker connected to the test server; returns it with its status once connected.
+async fn connected() -> (PageBroker, JsValue) {
+    let b = PageBroker::new();
+    let status = Inbox::default();
+    b.subscribe(
+        "$bridge/origin/status".into(),
+        status.callback(),
+        JsValue::UNDEFINED,
+    )
+    .unwrap();
+    b.connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
+        .unwrap();
+    for _ in 0..250 {
+        if let Some((_, m)) = status.got.borrow().last()
+            && get(&get(m, "payload"), "is_connected").as_bool() == Some(true)
+        {
+            let s = get(m, "payload");
+            return (b.clone(), s);
+        }
+        sleep(20).await;
+    }
+    panic!("the bridge did not connect to {}", server_url());
+}
+
+async fn settle(p: JsValue) -> Result<JsValue, JsValue> {
+    JsFuture::from(p.unchecked_into::<Promise>()).await
+}
+
+#[wasm_bindgen_test]
+async fn status_names_the_assigned_client_and_routing_ids() {
+    let (_b, status) = connected().await;
+    assert_eq!(
+        get(&status, "client_id").as_string().map(|s| s.len()),
+        Some(20)
+    );
+    assert_eq!(
+        get(&status, "routing_id").as_string().map(|s| s.len()),
+        Some(20)
+    );
+    assert_eq!(get(&status, "session_present").as_bool(), Some(false));
+}
+
+#[wasm_bindgen_test]
+async fn messages_relay_both_ways_with_their_types() {
+    let (a, _) = connected().await;
+    let (b, _) = connected().await;
+    let inbox = Inbox::default();
+    a.subscribe(
+        "bridge/origin/public/relay/+kind".into(),
+        inbox.callback(),
+        opts(r#"{"qos":1}"#),
+    )
+    .unwrap();
+    sleep(200).await; // the SUBSCRIBE reaches the server
+    let values: Vec<(&str, JsValue)> = vec![
+        ("text", JsValue::from_str("hello")),
+        ("int", JsValue::from(42)),
+        ("float", JsValue::from(2.5)),
+        ("json", opts(r#"{"a":[1,true,null]}"#)),
+        ("bytes", Uint8Array::from(&[0u8, 255, 7][..]).into()),
+    ];
+    for (kind, value) in &values {
+        settle(
+            b.publish(
+                &format!("bridge/origin/public/relay/{kind}"),
+                value.clone(),
+                opts(r#"{"qos":1}"#),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let got = inbox.wait_for(values.len()).await;
+    for ((topic, msg), (kind, value)) in got.iter().zip(&values) {
+        assert_eq!(topic, &format!("bridge/origin/public/relay/{kind}"));
+        let payload = get(msg, "payload");
+        match *kind {
+            "bytes" => assert_eq!(payload.unchecked_ref::<Uint8Array>().to_vec(), [0, 255, 7]),
+            _ => assert_eq!(json(&payload), json(value), "{kind}"),
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_routing_id_addresses_a_page_directly() {
+    let (a, status) = connected().await;
+    let (b, _) = connected().await;
+    let routing = get(&status, "routing_id").as_string().unwrap();
+    let inbox = Inbox::default();
+    a.subscribe("public/direct".into(), inbox.callback(), JsValue::UNDEFINED)
+        .unwrap();
+    settle(
+        b.publish(
+            &format!("bridge/origin/bridge/{routing}/public/direct"),
+            "for a".into(),
+            opts(r#"{"qos":1}"#),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let got = inbox.wait_for(1).await;
+    assert_eq!(
+        get(&got[0].1, "payload").as_string().as_deref(),
+        Some("for a")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn qos1_promises_resolve_on_puback_and_reject_with_the_reason_code() {
+    let (a, _) = connected().await;
+    assert!(
+        settle(
+            a.publish("bridge/origin/public/ok", "x".into(), opts(r#"{"qos":1}"#))
+                .unwrap()
+        )
+        .await
+        .is_ok()
+    );
+    let err = settle(
+        a.publish("bridge/origin/private/no", "x".into(), opts(r#"{"qos":1}"#))
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        get(&err, "reasonCode").as_f64(),
+        Some(135.0),
+        "0x87 not authorized"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_subscriptions_follow_the_last_local_subscriber() {
+    let (a, _) = connected().await;
+    let (b, _) = connected().await;
+    let (first, second, marker) = (Inbox::default(), Inbox::default(), Inbox::default());
+    let one = a
+        .subscribe(
+            "bridge/origin/public/rc".into(),
+            first.callback(),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    let two = a
+        .subscribe(
+            "bridge/origin/public/rc".into(),
+            second.callback(),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    a.subscribe(
+        "bridge/origin/public/marker".into(),
+        marker.callback(),
+        JsValue::UNDEFINED,
+    )
+    .unwrap();
+    sleep(200).await;
+    a.unsubscribe(one);
+    sleep(100).await;
+    settle(
+        b.publish(
+            "bridge/origin/public/rc",
+            "still".into(),
+            opts(r#"{"qos":1}"#),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    second.wait_for(1).await;
+    a.unsubscribe(two);
+    sleep(100).await;
+    settle(
+        b.publish(
+            "bridge/origin/public/rc",
+            "gone".into(),
+            opts(r#"{"qos":1}"#),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    settle(
+        b.publish(
+            "bridge/origin/public/marker",
+            "m".into(),
+            opts(r#"{"qos":1}"#),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    marker.wait_for(1).await;
+    assert_eq!(first.topics().len(), 0);
+    assert_eq!(
+        second.topics().len(),
+        1,
+        "nothing after the last unsubscribe"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_outbox_keeps_order() {
+    let (a, _) = connected().await;
+    let (b, _) = connected().await;
+    let inbox = Inbox::default();
+    b.subscribe(
+        "bridge/origin/public/order/#".into(),
+        inbox.callback(),
+        opts(r#"{"qos":1}"#),
+    )
+    .unwrap();
+    sleep(200).await;
+    let mut last = JsValue::UNDEFINED;
+    for i in 0..60 {
+        let qos = if i % 3 == 0 { 0 } else { 1 };
+        last = a
+            .publish(
+                &format!("bridge/origin/public/order/{i:02}"),
+                JsValue::from(i),
+                opts(&format!(r#"{{"qos":{qos}}}"#)),
+            )
+            .unwrap();
+    }
+    settle(last).await.unwrap();
+    let got = inbox.wait_for(60).await;
+    let topics: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    let expected: Vec<String> = (0..60)
+        .map(|i| format!("bridge/origin/public/order/{i:02}"))
+        .collect();
+    assert_eq!(topics, expected);
+}
+
+#[wasm_bindgen_test]
+async fn call_reaches_a_responder_on_the_server_side() {
+    let (a, _) = connected().await;
+    let (responder, _) = connected().await;
+    // The responder answers on the request's response topic, through the server.
+    let r = responder.clone();
+    let answer = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        let reply_to = get(&get(&m, "properties"), "response_topic")
+            .as_string()
+            .unwrap();
+        let q = get(&m, "payload").as_f64().unwrap();
+        let _ = r.publish(
+            &format!("bridge/origin/{reply_to}"),
+            JsValue::from(q * 2.0),
+            JsValue::UNDEFINED,
+        );
+    });
+    responder
+        .subscribe(
+            "bridge/origin/public/double".into(),
+            answer.into_js_value().unchecked_into(),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    sleep(200).await;
+    let reply = JsFuture::from(
+        a.call(
+            "bridge/origin/public/double",
+            JsValue::from(21),
+            opts(r#"{"timeout":5000}"#),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&reply, "payload").as_f64(), Some(42.0));
+    // And a local responder.
+    let b = a.clone();
+    let local = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        let reply_to = get(&get(&m, "properties"), "response_topic")
+            .as_string()
+            .unwrap();
+        let _ = b.publish(&reply_to, "local answer".into(), JsValue::UNDEFINED);
+    });
+    a.subscribe(
+        "svc/local".into(),
+        local.into_js_value().unchecked_into(),
+        JsValue::UNDEFINED,
+    )
+    .unwrap();
+    let reply = JsFuture::from(
+        a.call("svc/local", JsValue::NULL, JsValue::UNDEFINED)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&reply, "payload").as_string().as_deref(),
+        Some("local answer")
+    );
+    let timeout = JsFuture::from(
+        a.call("svc/nobody", JsValue::NULL, opts(r#"{"timeout":100}"#))
+            .unwrap(),
+    )
+    .await;
+    assert!(timeout.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn a_lastwill_fires_when_the_page_goes() {
+    let (a, status) = connected().await;
+    let me = get(&status, "client_id").as_string().unwrap();
+    let retained = opts(r#"{"retain":true,"qos":1}"#);
+    a.lastwill(
+        &format!("bridge/origin/public/presence/{me}"),
+        opts(r#"{"left":true}"#),
+        retained.clone(),
+    )
+    .unwrap();
+    let removed = a
+        .lastwill(
+            &format!("bridge/origin/public/presence/{me}-never"),
+            "x".into(),
+            retained,
+        )
+        .unwrap();
+    assert!(a.remove_lastwill(removed));
+    sleep(300).await; // the wills reach the server
+    // The page goes away: pagehide makes every connected bridge of this page send
+    // DISCONNECT 0x04, and the server publishes the will (retained, so a page that comes
+    // later sees it).
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
+        .unwrap();
+    sleep(300).await;
+    let (watcher, _) = connected().await;
+    let inbox = Inbox::default();
+    watcher
+        .subscribe(
+            "bridge/origin/public/presence/#".into(),
+            inbox.callback(),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    let got = inbox.wait_for(1).await;
+    assert_eq!(got[0].0, format!("bridge/origin/public/presence/{me}"));
+    assert_eq!(json(&get(&got[0].1, "payload")), r#"{"left":true}"#);
+    sleep(200).await;
+    assert!(
+        !inbox.topics().iter().any(|t| t.ends_with("-never")),
+        "the removed will did not fire"
+    );
+}
