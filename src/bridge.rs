@@ -11,7 +11,7 @@
 //! This module moves bytes and runs timers; decisions are the session's.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
@@ -77,7 +77,7 @@ struct State {
     attempt: u32,
     /// `disconnect()` was called: no reconnecting.
     stopped: bool,
-    wills: BTreeMap<u32, WillSpec>,
+    wills: Vec<(u32, WillSpec)>,
     next_will: u32,
     epoch: f64,
 }
@@ -144,7 +144,7 @@ impl Bridge {
                     timer: None,
                     attempt: 0,
                     stopped: true,
-                    wills: BTreeMap::new(),
+                    wills: Vec::new(),
                     next_will: 1,
                     epoch: date_now(),
                 }),
@@ -305,7 +305,7 @@ impl Bridge {
         if let Err(e) = result {
             console_warn(
                 "pubzub: malformed packet from the server",
-                &JsValue::from_str(&e.to_string()),
+                &JsValue::from(e.reason_code() as u8),
             );
             self.close_socket();
             return;
@@ -643,7 +643,7 @@ impl Bridge {
             let mut st = self.inner.state.borrow_mut();
             let id = st.next_will;
             st.next_will += 1;
-            st.wills.insert(id, WillSpec { json: json.clone() });
+            st.wills.push((id, WillSpec { json: json.clone() }));
             id
         };
         if self.inner.state.borrow().session.is_connected() {
@@ -654,7 +654,12 @@ impl Bridge {
 
     /// Removes a will; false if there was none with this id.
     pub fn remove_will(&self, id: u32) -> bool {
-        let removed = self.inner.state.borrow_mut().wills.remove(&id).is_some();
+        let removed = {
+            let mut st = self.inner.state.borrow_mut();
+            let before = st.wills.len();
+            st.wills.retain(|(w, _)| *w != id);
+            st.wills.len() < before
+        };
         if removed && self.inner.state.borrow().session.is_connected() {
             self.send_will(id, "");
         }
