@@ -121,10 +121,11 @@ impl LocalBroker {
             st.next_handle += 1;
             let mut keys = Vec::with_capacity(patterns.len());
             for (pattern, filter) in patterns.into_iter().zip(filters) {
-                let already = st
-                    .tree
-                    .iter()
-                    .any(|(_, p, s)| p.as_str() == filter && s.callback == callback);
+                let already = retain_handling == 1
+                    && st.handles.values().flatten().any(|k| {
+                        st.tree.pattern(*k).is_some_and(|p| p.as_str() == filter)
+                            && st.tree.get(*k).is_some_and(|s| s.callback == callback)
+                    });
                 let info = Object::new();
                 js::set(&info, "topic", &JsValue::from_str(filter));
                 let info = Object::freeze(&info);
