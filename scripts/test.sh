@@ -11,6 +11,7 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pubzub --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p pubzub-core --no-default-features -- -D warnings # the page's client-only build
 
 step "cargo test (workspace)"
 cargo test --workspace

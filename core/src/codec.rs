@@ -103,6 +103,7 @@ impl Decoder {
             });
         }
         let packet = match packet_type {
+            #[cfg(feature = "server")]
             PacketType::Connect => Packet::Connect(Box::new(Connect::read(r)?)),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(flags, r, version)?),
@@ -110,8 +111,10 @@ impl Decoder {
             PacketType::PubRec => Packet::PubRec(Ack::read(packet_type, r, version)?),
             PacketType::PubRel => Packet::PubRel(Ack::read(packet_type, r, version)?),
             PacketType::PubComp => Packet::PubComp(Ack::read(packet_type, r, version)?),
+            #[cfg(feature = "server")]
             PacketType::Subscribe => Packet::Subscribe(Subscribe::read(r, version)?),
             PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
+            #[cfg(feature = "server")]
             PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(r, version)?),
             PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
             PacketType::PingReq => Packet::PingReq,
@@ -119,6 +122,11 @@ impl Decoder {
             PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
             PacketType::Auth if version.is_v5() => Packet::Auth(Auth::read(r)?),
             PacketType::Auth => return Err(DecodeError::InvalidPacketType(15)),
+            // A client build reads only what a server sends.
+            #[cfg(not(feature = "server"))]
+            PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe => {
+                return Err(DecodeError::InvalidPacketType(packet_type as u8));
+            }
         };
         // Every packet ends where its remaining length says; the readers leave the check here.
         r.finish()?;
@@ -137,19 +145,27 @@ fn first_byte(packet: &Packet) -> u8 {
 fn write_body<S: Sink>(packet: &Packet, s: &mut S, version: ProtocolVersion) {
     match packet {
         Packet::Connect(c) => c.write(s),
+        #[cfg(feature = "server")]
         Packet::ConnAck(c) => c.write(s, version),
         Packet::Publish(p) => p.write(s, version),
         Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
             a.write(s, version)
         }
         Packet::Subscribe(p) => p.write(s, version),
+        #[cfg(feature = "server")]
         Packet::SubAck(p) => p.write(s, version),
         Packet::Unsubscribe(p) => p.write(s, version),
+        #[cfg(feature = "server")]
         Packet::UnsubAck(p) => p.write(s, version),
         Packet::PingReq | Packet::PingResp => {}
         Packet::Disconnect(d) => d.write(s, version),
         Packet::Auth(_) if !version.is_v5() => s.fail(EncodeError::NotInVersion(PacketType::Auth)),
         Packet::Auth(a) => a.write(s),
+        // A client build writes only what a client sends.
+        #[cfg(not(feature = "server"))]
+        Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) => {
+            s.fail(EncodeError::ServerOnly(packet.packet_type()))
+        }
     }
 }
 

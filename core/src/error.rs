@@ -141,4 +141,7 @@ pub enum EncodeError {
     /// A SUBSCRIBE or UNSUBSCRIBE with no topic filters.
     #[error("no topic filter given")]
     NoTopicFilters,
+    /// A packet only a server sends, in a build without the `server` feature.
+    #[error("{0:?} is written by servers; this build has no `server` feature")]
+    ServerOnly(PacketType),
 }

@@ -1,5 +1,8 @@
 //! CONNACK [MQTT-3.2]: the server's answer to CONNECT.
 
+// Without the `server` feature one direction of this packet is left out, with its imports.
+#![cfg_attr(not(feature = "server"), allow(unused_imports))]
+
 use super::{ConnAckProperties, PacketType, ProtocolVersion};
 use crate::{
     DecodeError, ReasonCode,
@@ -35,6 +38,7 @@ const V311_RETURN_CODES: [ReasonCode; 6] = [
     ReasonCode::NotAuthorized,
 ];
 
+#[cfg(feature = "server")]
 /// The 3.1.1 return code for a reason code; failures without an equivalent become
 /// "server unavailable".
 fn v311_return_code(code: ReasonCode) -> u8 {
@@ -79,6 +83,7 @@ impl ConnAck {
         })
     }
 
+    #[cfg(feature = "server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         s.put_u8(u8::from(self.session_present));
         if version.is_v5() {

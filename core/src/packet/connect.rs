@@ -1,5 +1,8 @@
 //! CONNECT [MQTT-3.1]: the first packet a client sends.
 
+// Without the `server` feature one direction of this packet is left out, with its imports.
+#![cfg_attr(not(feature = "server"), allow(unused_imports))]
+
 use bytes::Bytes;
 
 use super::{ConnectProperties, PacketType, ProtocolVersion, QoS, WillProperties};
@@ -37,10 +40,12 @@ pub struct Will {
 const PROTOCOL_NAME: &str = "MQTT";
 
 mod flag {
+    #[cfg(feature = "server")]
     pub const RESERVED: u8 = 0x01;
     pub const CLEAN_START: u8 = 0x02;
     pub const WILL: u8 = 0x04;
     pub const WILL_QOS_SHIFT: u8 = 3;
+    #[cfg(feature = "server")]
     pub const WILL_QOS: u8 = 0x18;
     pub const WILL_RETAIN: u8 = 0x20;
     pub const PASSWORD: u8 = 0x40;
@@ -48,6 +53,7 @@ mod flag {
 }
 
 impl Connect {
+    #[cfg(feature = "server")]
     pub(crate) fn read(r: &mut Reader) -> Result<Connect, DecodeError> {
         let name = r.string()?;
         let level = r.u8()?;

@@ -291,6 +291,8 @@ macro_rules! property_set {
 
         impl $name {
             /// Reads the Property Length and the properties of a `packet`.
+            // A client build reads only the sets servers send.
+            #[cfg_attr(not(feature = "server"), allow(dead_code))]
             pub(crate) fn read(r: &mut Reader, packet: PacketType) -> Result<Self, DecodeError> {
                 let mut props = Self::default();
                 let mut section = Section::open(r)?;
@@ -309,10 +311,12 @@ macro_rules! property_set {
             }
 
             /// Writes the Property Length and the properties.
+            #[cfg_attr(not(feature = "server"), allow(dead_code))]
             pub(crate) fn write<S: Sink>(&self, s: &mut S) {
                 s.put_section(|s| self.write_items(s));
             }
 
+            #[cfg_attr(not(feature = "server"), allow(dead_code))]
             fn write_items<S: Sink>(&self, s: &mut S) {
                 $( if let Some(v) = &self.$field { write_one(s, PropertyId::$id, v); } )*
                 $( for v in &self.$rfield { write_one(s, PropertyId::$rid, v); } )?

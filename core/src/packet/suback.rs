@@ -1,5 +1,8 @@
 //! SUBACK [MQTT-3.9] and UNSUBACK [MQTT-3.11]: one reason code per requested filter.
 
+// Without the `server` feature one direction of this packet is left out, with its imports.
+#![cfg_attr(not(feature = "server"), allow(unused_imports))]
+
 use super::{AckProperties, PacketId, PacketType, ProtocolVersion};
 use crate::{
     DecodeError, ReasonCode,
@@ -73,6 +76,7 @@ impl SubAck {
         })
     }
 
+    #[cfg(feature = "server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {
@@ -104,6 +108,7 @@ impl UnsubAck {
         })
     }
 
+    #[cfg(feature = "server")]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         s.put_u16(self.packet_id.get());
         if version.is_v5() {

@@ -1,5 +1,8 @@
 //! SUBSCRIBE [MQTT-3.8]: topic filters with their subscription options.
 
+// Without the `server` feature one direction of this packet is left out, with its imports.
+#![cfg_attr(not(feature = "server"), allow(unused_imports))]
+
 use super::{PacketId, PacketType, ProtocolVersion, QoS, SubscribeProperties};
 use crate::{
     DecodeError, EncodeError, TopicFilter,
@@ -48,6 +51,7 @@ pub enum RetainHandling {
 }
 
 impl SubscriptionOptions {
+    #[cfg(feature = "server")]
     fn from_byte(b: u8, version: ProtocolVersion) -> Result<SubscriptionOptions, DecodeError> {
         let reserved = if version.is_v5() { 0xC0 } else { 0xFC };
         let retain_handling = match (b >> 4) & 0b11 {
@@ -79,6 +83,7 @@ impl SubscriptionOptions {
 }
 
 impl Subscribe {
+    #[cfg(feature = "server")]
     pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Subscribe, DecodeError> {
         let packet_id = PacketId::read(r)?;
         let properties = if version.is_v5() {

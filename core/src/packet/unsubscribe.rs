@@ -1,5 +1,8 @@
 //! UNSUBSCRIBE [MQTT-3.10].
 
+// Without the `server` feature one direction of this packet is left out, with its imports.
+#![cfg_attr(not(feature = "server"), allow(unused_imports))]
+
 use super::{PacketId, PacketType, ProtocolVersion, UnsubscribeProperties};
 use crate::{
     DecodeError, EncodeError, TopicFilter,
@@ -16,6 +19,7 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
+    #[cfg(feature = "server")]
     pub(crate) fn read(
         r: &mut Reader,
         version: ProtocolVersion,
