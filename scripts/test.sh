@@ -21,20 +21,22 @@ cargo build -p pubzub-core --target wasm32-unknown-unknown
 
 step "wasm tests in headless Chromium (the bridge against a real pubzub-server)"
 cargo build -p pubzub-server
-log="$(mktemp)"
-target/debug/pubzub-server --http-port 0 --http-ip6 none --mqtt-port none --mqtts-port none >"$log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+# The server for the bridge tests runs under a control script that can restart or freeze it.
+control_out="$(mktemp)"
+node tests/support/server-control.mjs target/debug/pubzub-server >"$control_out" &
+control_pid=$!
+trap 'kill "$control_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
-  port="$(grep -o 'http listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)"
-  [ -n "$port" ] && break
+  grep -q '^ws=' "$control_out" && break
   sleep 0.1
 done
-[ -n "$port" ] || { cat "$log"; echo "the test server did not start" >&2; exit 1; }
-PUBZUB_TEST_WS="ws://127.0.0.1:$port/mqtt-transport" \
+grep -q '^ws=' "$control_out" || { echo "the test server did not start" >&2; exit 1; }
+ws_url="$(sed -n 's/^ws=\([^ ]*\) control=.*/\1/p' "$control_out")"
+control_url="$(sed -n 's/^ws=[^ ]* control=\(.*\)$/\1/p' "$control_out")"
+PUBZUB_TEST_WS="$ws_url" PUBZUB_TEST_CONTROL="$control_url" \
   wasm-pack test --mode no-install --headless --chrome --chromedriver "$(command -v chromedriver)" .
-kill "$server_pid"
-wait "$server_pid" 2>/dev/null || true
+kill "$control_pid"
+wait "$control_pid" 2>/dev/null || true
 trap - EXIT
 
 step "build the npm package"

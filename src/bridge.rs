@@ -89,6 +89,28 @@ struct Inner {
     listeners: RefCell<Vec<Listener>>,
 }
 
+impl Drop for Inner {
+    /// The last handle is gone: close the socket and unhook its handlers (their closures go
+    /// with this).
+    fn drop(&mut self) {
+        if let Some(socket) = self.state.get_mut().socket.take() {
+            socket.ws.set_onopen(None);
+            socket.ws.set_onmessage(None);
+            socket.ws.set_onclose(None);
+            let _ = socket.ws.close();
+        }
+        if let Some(window) = window() {
+            for (name, closure) in self.listeners.get_mut().drain(..) {
+                let _ = window
+                    .remove_event_listener_with_callback(&name, closure.as_ref().unchecked_ref());
+            }
+            if let Some((id, _)) = self.state.get_mut().timer.take() {
+                window.clear_timeout_with_handle(id);
+            }
+        }
+    }
+}
+
 /// A page's bridge; cheap to clone.
 #[derive(Clone)]
 pub struct Bridge {
@@ -101,6 +123,8 @@ pub struct ConnectOptions {
     pub username: Option<String>,
     pub password: Option<String>,
     pub client_id: Option<String>,
+    /// Seconds between PINGREQs when idle (30 by default).
+    pub keep_alive: Option<u16>,
 }
 
 fn window() -> Option<web_sys::Window> {
@@ -169,6 +193,9 @@ impl Bridge {
             let mut session_options = ClientOptions::default();
             if let Some(id) = options.client_id {
                 session_options.client_id = id.into();
+            }
+            if let Some(k) = options.keep_alive {
+                session_options.keep_alive = k;
             }
             session_options.username = options.username.map(Into::into);
             session_options.password = options.password.map(|p| Bytes::from(p.into_bytes()));

@@ -187,14 +187,18 @@ impl PageBroker {
         outcome.map(|()| promise)
     }
 
-    /// Connects the bridge to the origin server: `{url, username, password, clientId}`, all
-    /// optional (the url defaults to `ws(s)://<page host>/mqtt-transport`).
+    /// Connects the bridge to the origin server: `{url, username, password, clientId,
+    /// keepAlive}`, all optional (the url defaults to `ws(s)://<page host>/mqtt-transport`,
+    /// keep alive to 30 s).
     pub fn connect(&self, options: JsValue) -> Result<(), JsError> {
         self.bridge.connect(ConnectOptions {
             url: string_option(&options, "url"),
             username: string_option(&options, "username"),
             password: string_option(&options, "password"),
             client_id: string_option(&options, "clientId"),
+            keep_alive: js::get(&options, "keepAlive")
+                .as_f64()
+                .map(|k| k.clamp(0.0, 65535.0) as u16),
         })
     }
 

@@ -434,3 +434,128 @@ async fn a_lastwill_fires_when_the_page_goes() {
         "the removed will did not fire"
     );
 }
+
+fn control_url() -> &'static str {
+    match option_env!("PUBZUB_TEST_CONTROL") {
+        Some(url) => url,
+        None => panic!("run the bridge tests through scripts/test.sh: it sets PUBZUB_TEST_CONTROL"),
+    }
+}
+
+/// GET on the control script; resolves with the parsed JSON.
+async fn control(path: &str) -> JsValue {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
+        .unwrap()
+        .unchecked_into();
+    let response = JsFuture::from(
+        fetch
+            .call1(
+                &JsValue::UNDEFINED,
+                &format!("{}{path}", control_url()).into(),
+            )
+            .unwrap()
+            .unchecked_into::<Promise>(),
+    )
+    .await
+    .expect("the control script answers");
+    let json: Function = Reflect::get(&response, &"json".into())
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(json.call0(&response).unwrap().unchecked_into::<Promise>())
+        .await
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_server_restart_mid_stream_loses_no_qos1_message_and_keeps_order() {
+    let (a, _) = connected().await;
+    let mut promises = Vec::new();
+    let mut restart = None;
+    for i in 0..40 {
+        promises.push(
+            a.publish(
+                &format!("bridge/origin/public/restart/{i:02}"),
+                JsValue::from(i),
+                opts(r#"{"qos":1}"#),
+            )
+            .unwrap(),
+        );
+        if i == 15 {
+            // Not awaited: the server goes away while the page keeps publishing.
+            restart = Some(wasm_bindgen_futures::future_to_promise(async {
+                control("/restart").await;
+                Ok(JsValue::UNDEFINED)
+            }));
+        }
+        sleep(10).await;
+    }
+    for p in promises {
+        settle(p)
+            .await
+            .expect("every QoS 1 message is acknowledged in the end");
+    }
+    JsFuture::from(restart.unwrap()).await.unwrap();
+    let observed: Vec<String> = js_sys::Array::from(&control("/observed").await)
+        .iter()
+        .filter_map(|t| t.as_string())
+        .collect();
+    let mut seen = observed.clone();
+    seen.dedup(); // at least once: a message in flight at the restart may come twice
+    let expected: Vec<String> = (0..40).map(|i| format!("public/restart/{i:02}")).collect();
+    assert_eq!(seen, expected, "observed: {observed:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_stops_answering_is_detected_by_keep_alive() {
+    let b = PageBroker::new();
+    let status = Inbox::default();
+    b.subscribe(
+        "$bridge/origin/status".into(),
+        status.callback(),
+        JsValue::UNDEFINED,
+    )
+    .unwrap();
+    b.connect(opts(&format!(
+        r#"{{"url":"{}","keepAlive":1}}"#,
+        server_url()
+    )))
+    .unwrap();
+    let connected_now = |s: &Inbox| {
+        s.got
+            .borrow()
+            .last()
+            .and_then(|(_, m)| get(&get(m, "payload"), "is_connected").as_bool())
+            == Some(true)
+    };
+    for _ in 0..250 {
+        if connected_now(&status) {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(connected_now(&status));
+    let frozen_at = js_sys::Date::now();
+    control("/freeze?ms=4000").await;
+    let mut lost_after = None;
+    for _ in 0..200 {
+        if !connected_now(&status) {
+            lost_after = Some(js_sys::Date::now() - frozen_at);
+            break;
+        }
+        sleep(20).await;
+    }
+    let lost_after = lost_after.expect("the bridge noticed the silent server");
+    assert!(
+        lost_after < 3500.0,
+        "noticed after {lost_after} ms, before the server woke up"
+    );
+    // The server wakes up; the bridge reconnects.
+    for _ in 0..500 {
+        if connected_now(&status) {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(connected_now(&status), "reconnected");
+    b.disconnect();
+}

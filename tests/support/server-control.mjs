@@ -1,0 +1,81 @@
+// Runs pubzub-server for the browser (wasm) tests and lets them break it on purpose:
+//   GET /restart      stop the server and start a new one on the same port (answers when up)
+//   GET /freeze?ms=N  stop the process (SIGSTOP) for N ms: no answers, not even PINGRESP
+//   GET /observed     the topics an MQTT.js observer saw on public/restart/#, in order
+// Prints one line, `ws=<url> control=<url>`, once everything is up. Usage:
+//   node tests/support/server-control.mjs <path to pubzub-server>
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import mqtt from 'mqtt';
+
+const binary = process.argv[2];
+let child;
+let port = 0;
+
+async function startServer() {
+  child = spawn(binary, ['--http-port', String(port), '--http-ip6', 'none', '--mqtt-port', 'none', '--mqtts-port', 'none'], {
+    env: { ...process.env, RUST_LOG: 'warn,pubzub_server=info', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  port = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`pubzub-server exited with ${code}`)));
+    lines.on('line', (line) => {
+      const m = line.match(/http listening on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+}
+
+async function stopServer() {
+  child.kill('SIGCONT'); // in case it is frozen
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+await startServer();
+const wsUrl = `ws://127.0.0.1:${port}/mqtt-transport`;
+
+// The observer reconnects and resubscribes within 50 ms of a restart: long before a page's
+// bridge, whose first reconnect waits at least 500 ms.
+const observed = [];
+const observer = mqtt.connect(wsUrl, { protocolVersion: 5, reconnectPeriod: 50, resubscribe: true });
+observer.on('connect', () => observer.subscribe('public/restart/#', { qos: 1 }));
+observer.on('message', (topic) => observed.push(topic));
+observer.on('error', () => {});
+await once(observer, 'connect');
+
+const control = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://x');
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Content-Type', 'application/json');
+  if (url.pathname === '/restart') {
+    await stopServer();
+    await startServer();
+    res.end('{"restarted":true}');
+  } else if (url.pathname === '/freeze') {
+    const ms = Number(url.searchParams.get('ms') ?? 3000);
+    child.kill('SIGSTOP');
+    setTimeout(() => child.kill('SIGCONT'), ms);
+    res.end('{"frozen":true}');
+  } else if (url.pathname === '/observed') {
+    res.end(JSON.stringify(observed));
+  } else {
+    res.statusCode = 404;
+    res.end('{}');
+  }
+});
+control.listen(0, '127.0.0.1');
+await once(control, 'listening');
+console.log(`ws=${wsUrl} control=http://127.0.0.1:${control.address().port}`);
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, async () => {
+    observer.end(true);
+    control.close();
+    await stopServer();
+    process.exit(0);
+  });
+}
