@@ -10,12 +10,14 @@
 //! - `local.rs`: the page broker: subscriptions, delivery, retained messages.
 //! - `bridge.rs`: the WebSocket to the origin server and the topic mapping.
 //! - `payload.rs`: JS values to MQTT payloads and back, by content type.
+//! - `persist.rs`: retained messages kept in sessionStorage across reloads.
 //! - `js.rs`: building and reading the JS objects (messages, bindings, options).
 
 mod bridge;
 mod js;
 mod local;
 mod payload;
+mod persist;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -55,6 +57,8 @@ pub struct PageBroker {
     /// The server filters each subscription holds (for `bridge/origin/...` filters).
     remote: Rc<RefCell<HashMap<u32, Vec<String>>>>,
     next_call: Rc<Cell<u32>>,
+    /// The sessionStorage key retained messages are kept under, if any.
+    persist: Option<Rc<str>>,
 }
 
 impl Default for PageBroker {
@@ -65,6 +69,7 @@ impl Default for PageBroker {
             local,
             remote: Rc::default(),
             next_call: Rc::default(),
+            persist: None,
         }
     }
 }
@@ -75,9 +80,28 @@ fn string_option(options: &JsValue, key: &str) -> Option<String> {
 
 #[wasm_bindgen]
 impl PageBroker {
+    /// `new PageBroker({persist: "key"})` keeps retained messages in sessionStorage under
+    /// `key` (restored now, saved on `pagehide` and by `persist()`); without options nothing is
+    /// kept.
     #[wasm_bindgen(constructor)]
-    pub fn new() -> PageBroker {
-        PageBroker::default()
+    pub fn new(options: JsValue) -> Result<PageBroker, JsError> {
+        let mut broker = PageBroker::default();
+        if let Some(key) = string_option(&options, "persist") {
+            persist::load(&broker.local, &key)?;
+            broker.persist = Some(key.as_str().into());
+            broker.save_on_pagehide(key);
+        }
+        Ok(broker)
+    }
+
+    /// Saves the retained messages to sessionStorage now (with the `persist` option).
+    pub fn persist(&self) -> Result<(), JsError> {
+        match &self.persist {
+            Some(key) => persist::save(&self.local, key),
+            None => Err(JsError::new(
+                "this broker was made without the persist option",
+            )),
+        }
     }
 
     /// Subscribes `callback(message, bindings, {topic})` to a filter or an array of filters;
@@ -236,6 +260,22 @@ impl PageBroker {
 }
 
 impl PageBroker {
+    fn save_on_pagehide(&self, key: String) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let local = self.local.downgrade();
+        let on_pagehide = Closure::<dyn FnMut()>::new(move || {
+            if let Some(local) = LocalBroker::upgrade(&local) {
+                let _ = persist::save(&local, &key);
+            }
+        });
+        let _ = window
+            .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+        // Lives as long as the page; it holds the broker only weakly.
+        on_pagehide.forget();
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn start_call(
         &self,

@@ -95,9 +95,20 @@ fn message(topic: &str, payload: &JsValue, qos: u8, retain: bool, properties: &J
     Object::freeze(&msg)
 }
 
+/// A broker that does not keep its state alive (for window listeners).
+pub struct WeakLocal(std::rc::Weak<RefCell<State>>);
+
 impl LocalBroker {
     pub fn new() -> LocalBroker {
         LocalBroker::default()
+    }
+
+    pub fn downgrade(&self) -> WeakLocal {
+        WeakLocal(Rc::downgrade(&self.state))
+    }
+
+    pub fn upgrade(weak: &WeakLocal) -> Option<LocalBroker> {
+        weak.0.upgrade().map(|state| LocalBroker { state })
     }
 
     /// Subscribes `callback` to each filter; returns the handle for `unsubscribe`.
@@ -208,6 +219,24 @@ impl LocalBroker {
             self.call(&msg, call);
         }
         Ok(delivered)
+    }
+
+    /// Every retained message (but those on `$` topics), as the message objects subscribers
+    /// get.
+    pub fn retained_messages(&self) -> Vec<Object> {
+        let st = self.state.borrow();
+        let mut out = Vec::new();
+        st.retained
+            .for_each_match("#", Timestamp(0), |r| out.push(r.message.clone()));
+        out
+    }
+
+    /// Keeps a retained message without delivering it: restoring a saved page state.
+    pub fn restore(&self, topic: &str, payload: &JsValue, qos: u8, properties: &JsValue) {
+        if let Ok(name) = TopicName::try_from(topic) {
+            let kept = message(topic, payload, qos, true, properties);
+            self.state.borrow_mut().retained.set(name, kept, None);
+        }
     }
 
     /// The subscriptions `topic` would reach: `[{id, topic: filter, bindings}]`.

@@ -87,7 +87,7 @@ impl Inbox {
 
 /// A page broker connected to the test server; returns it with its status once connected.
 async fn connected() -> (PageBroker, JsValue) {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let status = Inbox::default();
     b.subscribe(
         "$bridge/origin/status".into(),
@@ -507,7 +507,7 @@ async fn a_server_restart_mid_stream_loses_no_qos1_message_and_keeps_order() {
 
 #[wasm_bindgen_test]
 async fn a_server_that_stops_answering_is_detected_by_keep_alive() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let status = Inbox::default();
     b.subscribe(
         "$bridge/origin/status".into(),

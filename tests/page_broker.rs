@@ -62,7 +62,7 @@ fn none() -> JsValue {
 
 #[wasm_bindgen_test]
 fn delivers_the_js_value_itself_in_a_frozen_message() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let r = Recorder::new();
     b.subscribe("truck/7/temp".into(), r.f(), none()).unwrap();
     let payload: JsValue = Object::new().into();
@@ -100,7 +100,7 @@ fn delivers_the_js_value_itself_in_a_frozen_message() {
 
 #[wasm_bindgen_test]
 fn named_wildcards_bind_levels() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let r = Recorder::new();
     b.subscribe("truck/+id/#rest".into(), r.f(), none())
         .unwrap();
@@ -118,7 +118,7 @@ fn named_wildcards_bind_levels() {
 
 #[wasm_bindgen_test]
 fn several_filters_in_one_call_each_with_its_bindings() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let r = Recorder::new();
     let filters: Array = ["a/+x", "+y/b"]
         .iter()
@@ -151,7 +151,7 @@ fn several_filters_in_one_call_each_with_its_bindings() {
 
 #[wasm_bindgen_test]
 fn a_throwing_callback_does_not_stop_the_others() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let thrower = Function::new_with_args("", "throw new Error('boom')");
     let r = Recorder::new();
     let errors = Recorder::new();
@@ -171,7 +171,7 @@ fn a_throwing_callback_does_not_stop_the_others() {
 
 #[wasm_bindgen_test]
 fn retained_messages_on_subscribe_cleared_by_empty_payload_binary_intact() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let bytes = Uint8Array::from(&[0u8, 255, 1][..]);
     b.publish("state/door", "open".into(), opts(r#"{"retain":true}"#))
         .unwrap();
@@ -203,7 +203,7 @@ fn retained_messages_on_subscribe_cleared_by_empty_payload_binary_intact() {
 
 #[wasm_bindgen_test]
 fn retain_handling_1_and_2() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     b.publish("r", 1.into(), opts(r#"{"retain":true}"#))
         .unwrap();
     let r = Recorder::new();
@@ -223,7 +223,7 @@ fn retain_handling_1_and_2() {
 
 #[wasm_bindgen_test]
 fn match_lists_the_subscriptions_a_topic_reaches() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let r = Recorder::new();
     let exact = b.subscribe("a/b".into(), r.f(), none()).unwrap();
     b.subscribe("a/+x".into(), r.f(), none()).unwrap();
@@ -240,7 +240,7 @@ fn match_lists_the_subscriptions_a_topic_reaches() {
 
 #[wasm_bindgen_test]
 fn tree_edge_cases() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let (hash, exact, plus, root_plus, empty) = (
         Recorder::new(),
         Recorder::new(),
@@ -272,7 +272,7 @@ fn tree_edge_cases() {
 
 #[wasm_bindgen_test]
 fn callbacks_may_publish_and_subscribe_while_delivering() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let inner = Recorder::new();
     let broker = b.clone();
     let inner_f = inner.f();
@@ -298,7 +298,7 @@ fn callbacks_may_publish_and_subscribe_while_delivering() {
 
 #[wasm_bindgen_test]
 fn invalid_input_is_an_error_and_changes_nothing() {
-    let b = PageBroker::new();
+    let b = PageBroker::default();
     let r = Recorder::new();
     let filters: Array = ["ok/+", "bad/#/x"]
         .iter()
@@ -322,4 +322,67 @@ fn invalid_input_is_an_error_and_changes_nothing() {
         "no wildcards in topic names"
     );
     assert!(b.publish("a", JsValue::NULL, opts(r#"{"qos":3}"#)).is_err());
+}
+
+#[wasm_bindgen_test]
+fn retained_messages_survive_a_reload_in_session_storage() {
+    let key = format!("pubzub-test-{}", js_sys::Math::random());
+    let a = PageBroker::new(opts(&format!(r#"{{"persist":"{key}"}}"#))).unwrap();
+    let bytes = Uint8Array::from(&[0u8, 1, 128, 255][..]);
+    a.publish("keep/text", "hello".into(), opts(r#"{"retain":true}"#))
+        .unwrap();
+    a.publish(
+        "keep/bytes",
+        bytes.into(),
+        opts(r#"{"retain":true,"qos":1}"#),
+    )
+    .unwrap();
+    a.publish(
+        "keep/json",
+        opts(r#"{"n":[1,2]}"#),
+        opts(r#"{"retain":true}"#),
+    )
+    .unwrap();
+    a.publish("keep/gone", "x".into(), opts(r#"{"retain":true}"#))
+        .unwrap();
+    a.publish("keep/gone", "".into(), opts(r#"{"retain":true}"#))
+        .unwrap();
+    a.publish("keep/live", "not retained".into(), none())
+        .unwrap();
+    a.persist().unwrap();
+
+    // A new broker on the same key: the page after a reload.
+    let b = PageBroker::new(opts(&format!(r#"{{"persist":"{key}"}}"#))).unwrap();
+    let r = Recorder::new();
+    b.subscribe("keep/+what".into(), r.f(), none()).unwrap();
+    let calls = r.calls.borrow();
+    let mut got: Vec<String> = calls
+        .iter()
+        .map(|(m, b, _)| {
+            let payload = get(m, "payload");
+            let shown = match payload.dyn_ref::<Uint8Array>() {
+                Some(u) => format!("{:?}", u.to_vec()),
+                None => json(&payload),
+            };
+            format!(
+                "{} {} qos={}",
+                json(b),
+                shown,
+                get(m, "qos").as_f64().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r#"{"what":"bytes"} [0, 1, 128, 255] qos=1"#,
+            r#"{"what":"json"} {"n":[1,2]} qos=0"#,
+            r#"{"what":"text"} "hello" qos=0"#,
+        ]
+    );
+    assert!(
+        PageBroker::default().persist().is_err(),
+        "no key, nothing to persist to"
+    );
 }

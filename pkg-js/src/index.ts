@@ -33,6 +33,13 @@ export function topicMatches(pattern: string, topic: string): boolean {
   return wasmTopicMatches(pattern, topic);
 }
 
+/**
+ * The page broker as the WebAssembly module exports it: `subscribe(filters, callback,
+ * options)`, `publish(topic, payload, options)`, `unsubscribe(id)`, `match(topic)`, `call`,
+ * `connect`, `lastwill`... The typed, friendlier API of the package is built on it.
+ */
+export { PageBroker } from "../wasm/pubzub.js";
+
 /** The version of the WebAssembly module. */
 export function version(): string {
   return wasmVersion();
