@@ -191,23 +191,11 @@ async fn publish_rate_and_topic_limits() {
 
 /// A raw v5 CONNECT asking for a session that outlives the connection by 60 s.
 async fn connect_for_60s(addr: std::net::SocketAddr, id: &str, clean_start: bool) -> (Raw, bool) {
-    let mut raw = Raw::open(addr).await;
-    let mut connect = pubzub_core::Connect {
-        protocol: pubzub_core::ProtocolVersion::V5,
-        clean_start,
-        keep_alive: 30,
-        client_id: id.into(),
-        will: None,
-        username: None,
-        password: None,
-        properties: Default::default(),
-    };
+    let mut connect = common::connect_packet(id);
+    connect.clean_start = clean_start;
     connect.properties.session_expiry_interval = Some(60);
-    raw.send(Packet::Connect(Box::new(connect))).await;
-    match raw.recv().await {
-        Some(Packet::ConnAck(a)) => (raw, a.session_present),
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
+    let (raw, ack) = Raw::connect_with(addr, connect).await;
+    (raw, ack.session_present)
 }
 
 #[tokio::test]

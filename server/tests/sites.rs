@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{QoS, Raw, V5, v5_options};
-use pubzub_core::{Packet, ReasonCode};
+use pubzub_core::ReasonCode;
 use pubzub_server::auth::hash_password;
 use pubzub_server::config::{Config, DEFAULT_SITE, SiteConfig, UserConfig};
 use tokio::process::Command;
@@ -59,23 +59,11 @@ async fn connack(
     username: Option<&str>,
     password: &str,
 ) -> ReasonCode {
-    let mut raw = Raw::open(addr).await;
-    raw.set_version(version);
-    raw.send(Packet::Connect(Box::new(pubzub_core::Connect {
-        protocol: version,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: "raw".into(),
-        will: None,
-        username: username.map(Into::into),
-        password: username.map(|_| password.as_bytes().to_vec().into()),
-        properties: Default::default(),
-    })))
-    .await;
-    match raw.recv().await {
-        Some(Packet::ConnAck(a)) => a.reason_code,
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
+    let mut connect = common::connect_packet("raw");
+    connect.protocol = version;
+    connect.username = username.map(Into::into);
+    connect.password = username.map(|_| password.as_bytes().to_vec().into());
+    Raw::connect_with(addr, connect).await.1.reason_code
 }
 
 #[tokio::test]

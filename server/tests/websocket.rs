@@ -5,9 +5,7 @@ mod common;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use pubzub_core::{
-    Connect, Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode,
-};
+use pubzub_core::{Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -43,16 +41,7 @@ fn bytes_of(packets: &[Packet]) -> Vec<u8> {
 }
 
 fn connect_packet(id: &str) -> Packet {
-    Packet::Connect(Box::new(Connect {
-        protocol: ProtocolVersion::V5,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: id.into(),
-        will: None,
-        username: None,
-        password: None,
-        properties: Default::default(),
-    }))
+    Packet::Connect(Box::new(common::connect_packet(id)))
 }
 
 /// Reads binary frames until `n` packets have been decoded.

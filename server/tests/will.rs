@@ -36,6 +36,17 @@ fn with_will(
     o
 }
 
+/// A QoS 0 will for a raw CONNECT.
+fn raw_will(topic: &str, payload: &'static [u8]) -> pubzub_core::Will {
+    pubzub_core::Will {
+        topic: topic.try_into().unwrap(),
+        payload: Bytes::from_static(payload),
+        qos: pubzub_core::QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    }
+}
+
 async fn watcher(addr: std::net::SocketAddr) -> V5 {
     let mut w = V5::simple(addr, "watcher").await;
     w.subscribe("will/#", QoS::AtLeastOnce).await;
@@ -72,25 +83,9 @@ async fn no_will_after_a_normal_disconnect() {
 async fn disconnect_with_will_message_fires_it() {
     let s = common::start().await;
     let mut w = watcher(s.mqtt).await;
-    let mut raw = Raw::open(s.mqtt).await;
-    let connect = pubzub_core::Connect {
-        protocol: pubzub_core::ProtocolVersion::V5,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: "leaving".into(),
-        will: Some(pubzub_core::Will {
-            topic: "will/leaving".try_into().unwrap(),
-            payload: Bytes::from_static(b"bye"),
-            qos: pubzub_core::QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        }),
-        username: None,
-        password: None,
-        properties: Default::default(),
-    };
-    raw.send(Packet::Connect(Box::new(connect))).await;
-    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
+    let mut connect = common::connect_packet("leaving");
+    connect.will = Some(raw_will("will/leaving", b"bye"));
+    let (mut raw, _) = Raw::connect_with(s.mqtt, connect).await;
     raw.send(Packet::Disconnect(Disconnect::new(
         ReasonCode::DisconnectWithWillMessage,
     )))
@@ -132,26 +127,11 @@ async fn reconnecting_within_the_will_delay_cancels_the_will() {
 async fn will_fires_on_keep_alive_timeout() {
     let s = common::start().await;
     let mut w = watcher(s.mqtt).await;
-    let mut raw = Raw::open(s.mqtt).await;
-    let connect = pubzub_core::Connect {
-        protocol: pubzub_core::ProtocolVersion::V5,
-        clean_start: true,
-        keep_alive: 1,
-        client_id: "silent".into(),
-        will: Some(pubzub_core::Will {
-            topic: "will/silent".try_into().unwrap(),
-            payload: Bytes::from_static(b"timed out"),
-            qos: pubzub_core::QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        }),
-        username: None,
-        password: None,
-        properties: Default::default(),
-    };
-    raw.send(Packet::Connect(Box::new(connect))).await;
+    let mut connect = common::connect_packet("silent");
+    connect.keep_alive = 1;
+    connect.will = Some(raw_will("will/silent", b"timed out"));
     let started = Instant::now();
-    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
+    let (mut raw, _) = Raw::connect_with(s.mqtt, connect).await;
     // Then nothing: no PINGREQ. The server gives up after 1.5 x keep alive.
     match raw.recv().await {
         Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::KeepAliveTimeout),

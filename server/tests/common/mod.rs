@@ -298,22 +298,35 @@ impl Raw {
 
     /// Sends a v5 CONNECT with this client id and returns the CONNACK.
     pub async fn connect(addr: SocketAddr, client_id: &str) -> (Raw, pubzub_core::ConnAck) {
+        Raw::connect_with(addr, connect_packet(client_id)).await
+    }
+
+    /// Sends `connect` and returns the CONNACK.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        connect: pubzub_core::Connect,
+    ) -> (Raw, pubzub_core::ConnAck) {
         let mut raw = Raw::open(addr).await;
-        let connect = pubzub_core::Connect {
-            protocol: pubzub_core::ProtocolVersion::V5,
-            clean_start: true,
-            keep_alive: 30,
-            client_id: client_id.into(),
-            will: None,
-            username: None,
-            password: None,
-            properties: Default::default(),
-        };
+        raw.set_version(connect.protocol);
         raw.send(pubzub_core::Packet::Connect(Box::new(connect)))
             .await;
         match raw.recv().await {
             Some(pubzub_core::Packet::ConnAck(a)) => (raw, a),
             other => panic!("expected CONNACK, got {other:?}"),
         }
+    }
+}
+
+/// A v5 CONNECT with a clean start and a 30 s keep alive; tests change what they need.
+pub fn connect_packet(client_id: &str) -> pubzub_core::Connect {
+    pubzub_core::Connect {
+        protocol: pubzub_core::ProtocolVersion::V5,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: client_id.into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Default::default(),
     }
 }
