@@ -2,11 +2,12 @@
 //! by topic filter when a subscription is made.
 //!
 //! Topics are stored in a trie of levels, so an exact filter costs one step per level and a
-//! wildcard filter visits only the subtrees it can match, never every topic. Children are kept
-//! sorted, so results come out in topic order. Expiry times are the caller's clock readings;
-//! expired messages are never returned and are dropped by [`RetainedStore::expire`].
+//! wildcard filter visits only the subtrees it can match, never every topic. Results come in no
+//! particular order (MQTT asks for none). Expiry times are the caller's clock readings; expired
+//! messages are never returned and are dropped by [`RetainedStore::expire`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::{ByteStr, Publish, Timestamp, TopicName};
 
@@ -25,14 +26,14 @@ impl<M> Retained<M> {
 }
 
 struct Node<M> {
-    children: BTreeMap<ByteStr, Node<M>>,
+    children: HashMap<ByteStr, Node<M>>,
     retained: Option<Retained<M>>,
 }
 
 impl<M> Default for Node<M> {
     fn default() -> Self {
         Node {
-            children: BTreeMap::new(),
+            children: HashMap::new(),
             retained: None,
         }
     }
@@ -42,7 +43,10 @@ impl<M> Default for Node<M> {
 pub struct RetainedStore<M> {
     root: Node<M>,
     len: usize,
-    expiries: BTreeSet<(Timestamp, TopicName)>,
+    /// Expiry times, earliest first. An entry whose message was replaced or cleared stays until
+    /// its time comes and is then skipped: a heap is far less code than an ordered set in the
+    /// page's wasm, and stale entries are bounded by publish rate times expiry interval.
+    expiries: BinaryHeap<Reverse<(Timestamp, TopicName)>>,
 }
 
 impl<M> Default for RetainedStore<M> {
@@ -50,7 +54,7 @@ impl<M> Default for RetainedStore<M> {
         RetainedStore {
             root: Node::default(),
             len: 0,
-            expiries: BTreeSet::new(),
+            expiries: BinaryHeap::new(),
         }
     }
 }
@@ -84,34 +88,23 @@ impl<M> RetainedStore<M> {
                 .or_default();
         }
         if let Some(t) = expires_at {
-            self.expiries.insert((t, topic.clone()));
+            self.expiries.push(Reverse((t, topic.clone())));
         }
         let old = node.retained.replace(Retained {
             topic,
             message,
             expires_at,
         });
-        match old {
-            Some(old) => {
-                if let Some(t) = old.expires_at {
-                    self.expiries.remove(&(t, old.topic));
-                }
-                Some(old.message)
-            }
-            None => {
-                self.len += 1;
-                None
-            }
+        if old.is_none() {
+            self.len += 1;
         }
+        old.map(|old| old.message)
     }
 
     /// Removes the retained message of `topic` (what an empty retained payload does).
     pub fn clear(&mut self, topic: &str) -> Option<M> {
-        let old = clear_path(&mut self.root, Some(topic))?;
+        let old = clear_path(&mut self.root, Some(topic), None)?;
         self.len -= 1;
-        if let Some(t) = old.expires_at {
-            self.expiries.remove(&(t, old.topic));
-        }
         Some(old.message)
     }
 
@@ -136,7 +129,7 @@ impl<M> RetainedStore<M> {
         walk(&self.root, Some(filter), skip_dollar, now, &mut f);
     }
 
-    /// Every live retained message whose topic matches `filter`, in topic order.
+    /// Every live retained message whose topic matches `filter`.
     pub fn matching(&self, filter: &str, now: Timestamp) -> Vec<&Retained<M>> {
         let mut out = Vec::new();
         self.for_each_match(filter, now, |r| out.push(r));
@@ -146,23 +139,27 @@ impl<M> RetainedStore<M> {
     /// Drops the messages expired at `now`; returns how many.
     pub fn expire(&mut self, now: Timestamp) -> usize {
         let mut dropped = 0;
-        while let Some((t, _)) = self.expiries.first() {
-            if *t > now {
+        while self
+            .expiries
+            .peek()
+            .is_some_and(|Reverse((t, _))| *t <= now)
+        {
+            let Some(Reverse((t, topic))) = self.expiries.pop() else {
                 break;
-            }
-            if let Some((_, topic)) = self.expiries.pop_first() {
-                if clear_path(&mut self.root, Some(topic.as_str())).is_some() {
-                    self.len -= 1;
-                    dropped += 1;
-                }
+            };
+            // Only if the stored message is still the one this entry was made for.
+            if clear_path(&mut self.root, Some(topic.as_str()), Some(t)).is_some() {
+                self.len -= 1;
+                dropped += 1;
             }
         }
         dropped
     }
 
-    /// The earliest expiry, for the caller's timer.
+    /// The earliest expiry, for the caller's timer (possibly of a message since replaced: the
+    /// timer then fires early and [`expire`](Self::expire) finds nothing to drop).
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.expiries.first().map(|(t, _)| *t)
+        self.expiries.peek().map(|Reverse((t, _))| *t)
     }
 }
 
@@ -235,17 +232,25 @@ fn subtree<'a, M>(node: &'a Node<M>, now: Timestamp, f: &mut impl FnMut(&'a Reta
     }
 }
 
-/// Removes the message at `rest` and prunes the nodes left empty.
-fn clear_path<M>(node: &mut Node<M>, rest: Option<&str>) -> Option<Retained<M>> {
+/// Removes the message at `rest` (only if it expires at `expiring`, when given) and prunes the
+/// nodes left empty.
+fn clear_path<M>(
+    node: &mut Node<M>,
+    rest: Option<&str>,
+    expiring: Option<Timestamp>,
+) -> Option<Retained<M>> {
     let Some(rest) = rest else {
-        return node.retained.take();
+        return match expiring {
+            Some(t) if node.retained.as_ref()?.expires_at != Some(t) => None,
+            _ => node.retained.take(),
+        };
     };
     let (level, tail) = match rest.split_once('/') {
         Some((l, t)) => (l, Some(t)),
         None => (rest, None),
     };
     let child = node.children.get_mut(level)?;
-    let old = clear_path(child, tail);
+    let old = clear_path(child, tail, expiring);
     if child.retained.is_none() && child.children.is_empty() {
         node.children.remove(level);
     }
@@ -268,11 +273,15 @@ mod tests {
         s
     }
 
+    /// The messages matching `filter`, sorted.
     fn found(s: &RetainedStore<String>, filter: &str) -> Vec<String> {
-        s.matching(filter, Timestamp(0))
+        let mut found: Vec<String> = s
+            .matching(filter, Timestamp(0))
             .iter()
             .map(|r| r.message.clone())
-            .collect()
+            .collect();
+        found.sort();
+        found
     }
 
     #[test]
@@ -315,10 +324,16 @@ mod tests {
         assert_eq!(s.next_expiry(), Some(Timestamp(1_000)));
         assert_eq!(s.expire(Timestamp(1_000)), 1);
         assert_eq!(s.len(), 2);
-        // Replacing a message drops its old expiry.
+        // Replacing a message drops its old expiry: the old entry expires nothing.
         s.set(topic("t/2"), 22, None);
+        s.set(topic("t/3"), 33, Some(Timestamp(9_000)));
+        assert_eq!(s.expire(Timestamp(5_000)), 0);
+        s.set(topic("t/3"), 34, Some(Timestamp(12_000)));
         assert_eq!(s.expire(Timestamp(10_000)), 0);
+        assert_eq!(s.get("t/3", Timestamp(10_000)).unwrap().message, 34);
+        assert_eq!(s.expire(Timestamp(12_000)), 1);
         assert_eq!(s.next_expiry(), None);
+        assert_eq!(s.len(), 1);
     }
 
     #[test]
