@@ -82,6 +82,15 @@ struct State {
     epoch: f64,
 }
 
+impl State {
+    /// Clears the pending setTimeout; dropping its closure alone would make it throw when due.
+    fn cancel_timer(&mut self) {
+        if let (Some((id, _)), Some(w)) = (self.timer.take(), window()) {
+            w.clear_timeout_with_handle(id);
+        }
+    }
+}
+
 struct Inner {
     local: LocalBroker,
     state: RefCell<State>,
@@ -104,9 +113,7 @@ impl Drop for Inner {
                 let _ = window
                     .remove_event_listener_with_callback(&name, closure.as_ref().unchecked_ref());
             }
-            if let Some((id, _)) = self.state.get_mut().timer.take() {
-                window.clear_timeout_with_handle(id);
-            }
+            self.state.get_mut().cancel_timer();
         }
     }
 }
@@ -125,6 +132,8 @@ pub struct ConnectOptions {
     pub client_id: Option<String>,
     /// Seconds between PINGREQs when idle (30 by default).
     pub keep_alive: Option<u16>,
+    /// Publications kept while offline (1000 by default); beyond, QoS 0 ones go first.
+    pub max_queued: Option<usize>,
 }
 
 fn window() -> Option<web_sys::Window> {
@@ -197,6 +206,9 @@ impl Bridge {
             if let Some(k) = options.keep_alive {
                 session_options.keep_alive = k;
             }
+            if let Some(n) = options.max_queued {
+                session_options.max_offline = n;
+            }
             session_options.username = options.username.map(Into::into);
             session_options.password = options.password.map(|p| Bytes::from(p.into_bytes()));
             // A new ClientSession keeps nothing of an earlier connect: start it only once.
@@ -216,7 +228,7 @@ impl Bridge {
         let socket = {
             let mut st = self.inner.state.borrow_mut();
             st.stopped = true;
-            st.timer = None;
+            st.cancel_timer();
             st.socket.take()
         };
         if let Some(socket) = socket {
@@ -237,7 +249,10 @@ impl Bridge {
                 let bridge = Bridge { inner };
                 let idle = bridge.inner.state.borrow().socket.is_none();
                 if idle && !bridge.inner.state.borrow().stopped {
-                    bridge.inner.state.borrow_mut().attempt = 0;
+                    let mut st = bridge.inner.state.borrow_mut();
+                    st.attempt = 0;
+                    st.cancel_timer(); // the pending reconnect is this one
+                    drop(st);
                     bridge.open();
                 }
             }
@@ -263,7 +278,7 @@ impl Bridge {
         let socket = {
             let mut st = self.inner.state.borrow_mut();
             st.stopped = true;
-            st.timer = None;
+            st.cancel_timer();
             let bytes = st.session.leave();
             let socket = st.socket.take();
             if let (Some(bytes), Some(socket)) = (bytes, &socket) {
@@ -277,8 +292,13 @@ impl Bridge {
     }
 
     fn open(&self) {
-        let Some(url) = self.inner.state.borrow().url.clone() else {
-            return;
+        let url = {
+            let st = self.inner.state.borrow();
+            match &st.url {
+                // One socket at a time (a reconnect timer may fire while one is opening).
+                Some(url) if st.socket.is_none() && !st.stopped => url.clone(),
+                _ => return,
+            }
         };
         let ws = match WebSocket::new_with_str(&url, "mqtt") {
             Ok(ws) => ws,

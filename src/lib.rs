@@ -212,8 +212,9 @@ impl PageBroker {
     }
 
     /// Connects the bridge to the origin server: `{url, username, password, clientId,
-    /// keepAlive}`, all optional (the url defaults to `ws(s)://<page host>/mqtt-transport`,
-    /// keep alive to 30 s).
+    /// keepAlive, maxQueued}`, all optional (the url defaults to
+    /// `ws(s)://<page host>/mqtt-transport`, keep alive to 30 s, the offline queue to 1000
+    /// publications).
     pub fn connect(&self, options: JsValue) -> Result<(), JsError> {
         self.bridge.connect(ConnectOptions {
             url: string_option(&options, "url"),
@@ -223,6 +224,9 @@ impl PageBroker {
             keep_alive: js::get(&options, "keepAlive")
                 .as_f64()
                 .map(|k| k.clamp(0.0, 65535.0) as u16),
+            max_queued: js::get(&options, "maxQueued")
+                .as_f64()
+                .map(|n| n.max(0.0) as usize),
         })
     }
 

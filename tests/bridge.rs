@@ -466,6 +466,15 @@ async fn control(path: &str) -> JsValue {
         .unwrap()
 }
 
+/// The topics the control script's MQTT.js observer saw under `prefix`, in order.
+async fn observed_under(prefix: &str) -> Vec<String> {
+    js_sys::Array::from(&control("/observed").await)
+        .iter()
+        .filter_map(|t| t.as_string())
+        .filter(|t| t.starts_with(prefix))
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_server_restart_mid_stream_loses_no_qos1_message_and_keeps_order() {
     let (a, _) = connected().await;
@@ -495,10 +504,7 @@ async fn a_server_restart_mid_stream_loses_no_qos1_message_and_keeps_order() {
             .expect("every QoS 1 message is acknowledged in the end");
     }
     JsFuture::from(restart.unwrap()).await.unwrap();
-    let observed: Vec<String> = js_sys::Array::from(&control("/observed").await)
-        .iter()
-        .filter_map(|t| t.as_string())
-        .collect();
+    let observed = observed_under("public/restart/").await;
     let mut seen = observed.clone();
     seen.dedup(); // at least once: a message in flight at the restart may come twice
     let expected: Vec<String> = (0..40).map(|i| format!("public/restart/{i:02}")).collect();
@@ -558,4 +564,147 @@ async fn a_server_that_stops_answering_is_detected_by_keep_alive() {
     }
     assert!(connected_now(&status), "reconnected");
     b.disconnect();
+}
+
+/// Waits until `b` reports `is_connected == want` (at most `ms`); returns whether it did.
+async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
+    for _ in 0..ms / 20 {
+        if get(&b.status(), "is_connected").as_bool() == Some(want) {
+            return true;
+        }
+        sleep(20).await;
+    }
+    false
+}
+
+#[wasm_bindgen_test]
+async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_rewills() {
+    let b = PageBroker::default();
+    b.connect(opts(&format!(
+        r#"{{"url":"{}","maxQueued":10}}"#,
+        server_url()
+    )))
+    .unwrap();
+    assert!(until_connected(&b, true, 5000).await);
+    let me = get(&b.status(), "client_id").as_string().unwrap();
+    let will_topic = format!("bridge/origin/public/offline/will/{me}");
+    b.lastwill(
+        &will_topic,
+        "gone".into(),
+        opts(r#"{"qos":1,"retain":true}"#),
+    )
+    .unwrap();
+    sleep(200).await;
+
+    control("/stop").await;
+    let stopped_at = js_sys::Date::now();
+    assert!(until_connected(&b, false, 5000).await);
+    // Three QoS 1 messages, then ten QoS 0: the oldest three QoS 0 make room.
+    let acked: Vec<JsValue> = (0..3)
+        .map(|i| {
+            b.publish(
+                &format!("bridge/origin/public/offline/q1-{i}"),
+                JsValue::from(i),
+                opts(r#"{"qos":1}"#),
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut qos0 = Vec::new();
+    for i in 0..10 {
+        let p = b
+            .publish(
+                &format!("bridge/origin/public/offline/q0-{i}"),
+                JsValue::from(i),
+                JsValue::UNDEFINED,
+            )
+            .unwrap();
+        qos0.push(p);
+    }
+    let status = b.status();
+    assert_eq!(
+        get(&status, "queued").as_f64(),
+        Some(10.0),
+        "{}",
+        json(&status)
+    );
+    assert_eq!(
+        get(&status, "dropped").as_f64(),
+        Some(3.0),
+        "{}",
+        json(&status)
+    );
+    for p in qos0.drain(..3) {
+        let e = settle(p)
+            .await
+            .expect_err("a dropped message rejects its Promise");
+        assert!(
+            get(&e, "message")
+                .as_string()
+                .unwrap()
+                .contains("offline queue"),
+            "{}",
+            json(&get(&e, "message"))
+        );
+    }
+
+    // Reconnect attempts back off: 0.5, 1, 2 s (each up to 50% more) have passed by 5.25 s,
+    // and the next comes after 4 s more at the earliest, so at 5.3..7.5 s only the window's
+    // `online` event can bring the bridge back.
+    let wait = 5_300.0 - (js_sys::Date::now() - stopped_at);
+    sleep(wait.max(0.0) as i32).await;
+    control("/start").await;
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("online").unwrap())
+        .unwrap();
+    assert!(
+        until_connected(&b, true, 1500).await,
+        "reconnected on `online`"
+    );
+    let since_stop = js_sys::Date::now() - stopped_at;
+    assert!(
+        since_stop < 7_500.0,
+        "back after {since_stop} ms: not the backoff timer"
+    );
+    assert_eq!(get(&b.status(), "session_present").as_bool(), Some(false));
+
+    for p in acked {
+        settle(p)
+            .await
+            .expect("queued QoS 1 messages are delivered after the restart");
+    }
+    for p in qos0 {
+        settle(p)
+            .await
+            .expect("queued QoS 0 messages are written after the restart");
+    }
+    sleep(300).await;
+    let expected: Vec<String> = (0..3)
+        .map(|i| format!("public/offline/q1-{i}"))
+        .chain((3..10).map(|i| format!("public/offline/q0-{i}")))
+        .collect();
+    let observed = observed_under("public/offline/q").await;
+    assert_eq!(observed, expected);
+
+    // The new server knew nothing of the will: the bridge registered it again.
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
+        .unwrap();
+    sleep(300).await;
+    let (watcher, _) = connected().await;
+    let inbox = Inbox::default();
+    watcher
+        .subscribe(
+            format!("bridge/origin/public/offline/will/{me}").into(),
+            inbox.callback(),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    let got = inbox.wait_for(1).await;
+    assert_eq!(
+        get(&got[0].1, "payload").as_string().as_deref(),
+        Some("gone")
+    );
 }

@@ -1,7 +1,11 @@
 // Runs pubzub-server for the browser (wasm) tests and lets them break it on purpose:
 //   GET /restart      stop the server and start a new one on the same port (answers when up)
+//   GET /stop         stop the server (answers when it is gone)
+//   GET /start        start it again on the same port
 //   GET /freeze?ms=N  stop the process (SIGSTOP) for N ms: no answers, not even PINGRESP
-//   GET /observed     the topics an MQTT.js observer saw on public/restart/#, in order
+//   GET /observed     the topics an MQTT.js observer saw on public/restart/# and
+//                     public/offline/#, in order
+// /restart and /start answer once the observer is subscribed again.
 // Prints one line, `ws=<url> control=<url>`, once everything is up. Usage:
 //   node tests/support/server-control.mjs <path to pubzub-server>
 import { spawn } from 'node:child_process';
@@ -38,14 +42,24 @@ async function stopServer() {
 await startServer();
 const wsUrl = `ws://127.0.0.1:${port}/mqtt-transport`;
 
-// The observer reconnects and resubscribes within 50 ms of a restart: long before a page's
-// bridge, whose first reconnect waits at least 500 ms.
+// The observer reconnects every 50 ms; a (re)started server is reported up only once the
+// observer is subscribed to it, so it sees everything a page sends afterwards.
 const observed = [];
-const observer = mqtt.connect(wsUrl, { protocolVersion: 5, reconnectPeriod: 50, resubscribe: true });
-observer.on('connect', () => observer.subscribe('public/restart/#', { qos: 1 }));
+const observer = mqtt.connect(wsUrl, { protocolVersion: 5, reconnectPeriod: 50, resubscribe: false });
+let subscribed;
+const observerReady = () => new Promise((resolve) => { subscribed = resolve; });
+let ready = observerReady();
+observer.on('connect', () =>
+  observer.subscribe(['public/restart/#', 'public/offline/#'], { qos: 1 }, () => subscribed()));
 observer.on('message', (topic) => observed.push(topic));
 observer.on('error', () => {});
-await once(observer, 'connect');
+await ready;
+
+async function startAndObserve() {
+  ready = observerReady();
+  await startServer();
+  await ready;
+}
 
 const control = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
@@ -53,8 +67,14 @@ const control = http.createServer(async (req, res) => {
   res.setHeader('Content-Type', 'application/json');
   if (url.pathname === '/restart') {
     await stopServer();
-    await startServer();
+    await startAndObserve();
     res.end('{"restarted":true}');
+  } else if (url.pathname === '/stop') {
+    await stopServer();
+    res.end('{"stopped":true}');
+  } else if (url.pathname === '/start') {
+    await startAndObserve();
+    res.end('{"started":true}');
   } else if (url.pathname === '/freeze') {
     const ms = Number(url.searchParams.get('ms') ?? 3000);
     child.kill('SIGSTOP');
