@@ -42,6 +42,9 @@ trap - EXIT
 step "build the npm package"
 bash scripts/build.sh
 
+step "type tests of the npm package"
+npx tsc -p tests/types
+
 step "JS tests (the built package, and MQTT.js against the server)"
 cargo build -p pubzub-server
 node --test tests/js/

@@ -153,11 +153,16 @@ fn default_url() -> Result<String, JsError> {
     Ok(format!("{scheme}://{host}/mqtt-transport"))
 }
 
-fn error(message: &str, code: Option<ReasonCode>) -> JsValue {
+/// An `Error` named `name` (the npm package turns it into its subclass of that name).
+pub fn named_error(name: &str, message: &str) -> js_sys::Error {
     let e = js_sys::Error::new(message);
-    if let Some(code) = code {
-        js::set(&e, "reasonCode", &JsValue::from(code as u8));
-    }
+    e.set_name(name);
+    e
+}
+
+fn server_error(code: ReasonCode) -> JsValue {
+    let e = named_error("ServerError", "the server refused the message");
+    js::set(&e, "reasonCode", &JsValue::from(code as u8));
     e.into()
 }
 
@@ -499,14 +504,16 @@ impl Bridge {
                     self.close_socket();
                 }
                 Event::Message(p) => self.deliver(p),
-                Event::Published { token, result } => self.settle(
-                    token,
-                    result.map_err(|c| error("the server refused the message", Some(c))),
-                ),
+                Event::Published { token, result } => {
+                    self.settle(token, result.map_err(server_error))
+                }
                 Event::Dropped { token } => {
                     self.settle(
                         token,
-                        Err(error("dropped: the offline queue was full", None)),
+                        Err(
+                            named_error("QueueFullError", "dropped: the offline queue was full")
+                                .into(),
+                        ),
                     );
                     self.publish_status();
                 }

@@ -310,8 +310,10 @@ impl PageBroker {
         let on_timeout = Closure::once_into_js(move || {
             if let Some(id) = h.take() {
                 broker.unsubscribe(id);
-                let e =
-                    js_sys::Error::new(&format!("no reply on {topic_owned} within the timeout"));
+                let e = bridge::named_error(
+                    "TimeoutError",
+                    &format!("no reply on {topic_owned} within the timeout"),
+                );
                 let _ = reject.call1(&JsValue::UNDEFINED, &e);
             }
         });

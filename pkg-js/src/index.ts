@@ -1,44 +1,43 @@
 /**
- * pubzub: an MQTT-style broker in every web page.
- *
- * This is the package's first layer: it loads the WebAssembly module and exposes the topic
- * matcher the page broker is built on. `subscribe`, `publish` and the bridge to the server
- * arrive with the page broker.
- */
-import init, { initSync, topicMatches as wasmTopicMatches, version as wasmVersion } from "../wasm/pubzub.js";
-
-let loaded: Promise<void> | undefined;
-
-/**
- * Loads the WebAssembly module. In a browser call it without arguments (the module is fetched
- * next to this file); elsewhere pass the module's bytes.
- */
-export function load(wasm?: BufferSource | WebAssembly.Module): Promise<void> {
-  if (wasm !== undefined) {
-    initSync({ module: wasm });
-    loaded = Promise.resolve();
-  }
-  loaded ??= init().then(() => undefined);
-  return loaded;
-}
-
-/**
- * Whether `topic` matches `pattern`. Patterns use MQTT wildcards, optionally named:
- * `truck/+id/#rest` matches `truck/7/temp`. Throws an `Error` for an invalid pattern.
+ * pubzub: an MQTT-style broker in every web page, relaying `bridge/origin/...` topics to the
+ * page's server.
  *
  * @example
- * topicMatches("a/b/#", "a/b") // true: `#` also matches the parent level
+ * import pubzub from "pubzub";
+ *
+ * pubzub.subscribe("truck/+id/#rest", (msg, { id, rest }) => console.log(id, rest, msg.payload));
+ * pubzub.publish("truck/7/engine/temp", 88);
+ * await pubzub.connect(); // ws(s)://<this host>/mqtt-transport
+ * pubzub.publish("bridge/origin/public/hello", "from a page");
  */
-export function topicMatches(pattern: string, topic: string): boolean {
-  return wasmTopicMatches(pattern, topic);
-}
+import { topicMatches as wasmTopicMatches, version as wasmVersion } from "../wasm/pubzub.js";
+import { Pubzub } from "./broker.js";
+import { toPubzubError } from "./errors.js";
+
+export { Pubzub, Subscription, createPubzub, STATUS_TOPIC } from "./broker.js";
+export { PubzubError, ServerError, TimeoutError, QueueFullError } from "./errors.js";
+export { load } from "./load.js";
+export type * from "./types.js";
+
+/** The page's broker, ready to use: calls made before the module has loaded are queued. */
+const pubzub: Pubzub = new Pubzub();
+export default pubzub;
 
 /**
- * The page broker as the WebAssembly module exports it: `subscribe(filters, callback,
- * options)`, `publish(topic, payload, options)`, `unsubscribe(id)`, `match(topic)`, `call`,
- * `connect`, `lastwill`... The typed, friendlier API of the package is built on it.
+ * Whether `topic` matches `pattern` (MQTT wildcards, optionally named: `truck/+id/#rest`).
+ * Needs the loaded module (`await pubzub.ready`). Throws a `PubzubError` for an invalid
+ * pattern.
+ *
+ * @example
+ * topicMatches("a/b/#", "a/b"); // true: `#` also matches the parent level
  */
-export { PageBroker } from "../wasm/pubzub.js";
+export function topicMatches(pattern: string, topic: string): boolean {
+  try {
+    return wasmTopicMatches(pattern, topic);
+  } catch (e) {
+    throw toPubzubError(e);
+  }
+}
 
 /** The version of the WebAssembly module. */
 export function version(): string {

@@ -1,0 +1,246 @@
+/**
+ * `Pubzub`: the page broker of the wasm module behind a typed API that can be used at once:
+ * calls made before the module has loaded wait in a queue and run in order.
+ */
+import { PageBroker } from "../wasm/pubzub.js";
+import { PubzubError, toPubzubError } from "./errors.js";
+import { moduleReady } from "./load.js";
+import type {
+  Callback,
+  CallOptions,
+  ConnectOptions,
+  CreateOptions,
+  Match,
+  Message,
+  PublishOptions,
+  Status,
+  SubscribeOptions,
+} from "./types.js";
+
+/** The local topic on which the bridge keeps its status. */
+export const STATUS_TOPIC = "$bridge/origin/status";
+
+/** What `subscribe` returns: pass it to `unsubscribe`, or call its `unsubscribe()`. */
+export class Subscription<P extends string = string> {
+  /** The broker's id for it, once it is made. */
+  id: number | undefined;
+  cancelled = false;
+  /**
+   * Resolves when the subscription is in place (at once when the module was already loaded);
+   * rejects with a `PubzubError` for an invalid pattern.
+   */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    /** The patterns subscribed to. */
+    readonly patterns: readonly P[],
+    private readonly owner: Pubzub,
+  ) {}
+
+  /** Same as `pubzub.unsubscribe(this)`. */
+  unsubscribe(): boolean {
+    return this.owner.unsubscribe(this);
+  }
+}
+
+type Task = { run: (broker: PageBroker) => void; fail: (e: unknown) => void };
+type ErrorHook = (error: unknown, message: Message) => void;
+
+/** A page broker. The package's default export is one; `createPubzub()` makes more. */
+export class Pubzub {
+  /** Resolves when the wasm module is loaded and queued calls have run. */
+  readonly ready: Promise<void>;
+  #broker: PageBroker | undefined;
+  #queue: Task[] = [];
+  #errorHooks = new Set<ErrorHook>();
+
+  constructor(options: CreateOptions = {}) {
+    this.ready = moduleReady().then(
+      () => {
+        const broker = new PageBroker(options);
+        broker.onError((error: unknown, message: Message) => {
+          for (const hook of this.#errorHooks) hook(error, message);
+        });
+        this.#broker = broker;
+        for (const task of this.#queue.splice(0)) task.run(broker);
+      },
+      (e: unknown) => {
+        for (const task of this.#queue.splice(0)) task.fail(e);
+        throw e;
+      },
+    );
+    // Whoever awaits `ready` sees a failure; nobody else needs an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Runs `task` on the broker now or, before the module has loaded, when it has. */
+  #run<R>(task: (broker: PageBroker) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const run = (broker: PageBroker) => {
+        try {
+          resolve(task(broker));
+        } catch (e) {
+          reject(toPubzubError(e));
+        }
+      };
+      if (this.#broker) run(this.#broker);
+      else this.#queue.push({ run, fail: reject });
+    });
+  }
+
+  /**
+   * Calls `callback(message, bindings, {topic})` for every message published on a topic that
+   * matches `pattern` (or one of several patterns). Named wildcards bind levels: `+id` a
+   * string, `#rest` the remaining levels. Patterns under `bridge/origin/` subscribe on the
+   * server too. Throws a `PubzubError` for an invalid pattern once the module is loaded;
+   * before, `subscription.ready` rejects.
+   *
+   * @example
+   * const sub = pubzub.subscribe("truck/+id/temperature", (msg, { id }) => {
+   *   console.log(`truck ${id}: ${msg.payload} °C`);
+   * });
+   * sub.unsubscribe();
+   */
+  subscribe<const P extends string, T = unknown>(
+    pattern: P | readonly P[],
+    callback: Callback<P, T>,
+    options: SubscribeOptions = {},
+  ): Subscription<P> {
+    const patterns: P[] = typeof pattern === "string" ? [pattern] : [...pattern];
+    const sub = new Subscription<P>(patterns, this);
+    const make = (broker: PageBroker) => {
+      if (!sub.cancelled) sub.id = broker.subscribe(patterns, callback, options);
+    };
+    if (this.#broker) {
+      try {
+        make(this.#broker);
+      } catch (e) {
+        throw toPubzubError(e);
+      }
+    } else {
+      sub.ready = this.#run(make);
+      sub.ready.catch((e: unknown) => console.error("pubzub: subscribe failed", e));
+    }
+    return sub;
+  }
+
+  /** Ends a subscription; false if it had already ended. */
+  unsubscribe(subscription: Subscription): boolean {
+    if (subscription.cancelled) return false;
+    subscription.cancelled = true;
+    const id = subscription.id;
+    return id === undefined || (this.#broker?.unsubscribe(id) ?? false);
+  }
+
+  /**
+   * Publishes `payload`, any JS value, to `topic`. Local subscribers get the value itself;
+   * for `bridge/origin/...` topics it goes to the server (typed by content type) and the
+   * Promise resolves when the server has it (QoS 1, 2) or it was sent (QoS 0); it rejects
+   * with a `ServerError` carrying the reason code when the server refuses it.
+   *
+   * @example
+   * await pubzub.publish("bridge/origin/public/chat/lobby", { from: "ann", text: "hi" }, { qos: 1 });
+   */
+  publish(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<void> {
+    return this.#run((broker) => broker.publish(topic, payload, options))
+      .then((result: unknown) => (result instanceof Promise ? result.then(() => undefined) : undefined))
+      .catch((e: unknown) => {
+        throw toPubzubError(e);
+      });
+  }
+
+  /**
+   * Publishes a request with a fresh response topic and resolves with the first reply;
+   * rejects with a `TimeoutError` after `options.timeout` ms (15 s by default). Works for
+   * responders in the page and, through `bridge/origin/...`, on the server.
+   *
+   * @example
+   * const reply = await pubzub.call("bridge/origin/rpc/time", null, { timeout: 2000 });
+   */
+  call<T = unknown>(topic: string, payload?: unknown, options: CallOptions = {}): Promise<Message<T>> {
+    return this.#run((broker) => broker.call(topic, payload, options) as Promise<Message<T>>)
+      .then((reply) => reply)
+      .catch((e: unknown) => {
+        throw toPubzubError(e);
+      });
+  }
+
+  /**
+   * Registers a will on the server: `payload` is published on `topic` (`bridge/origin/...`)
+   * when this page goes away without saying goodbye (closed tab, lost network). Resolves with
+   * the will's id for `removeLastwill`.
+   *
+   * @example
+   * await pubzub.lastwill(`bridge/origin/public/presence/${me}`, "", { retain: true });
+   */
+  lastwill(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<number> {
+    return this.#run((broker) => broker.lastwill(topic, payload, options));
+  }
+
+  /** Removes a will; resolves false if there was none with this id. */
+  removeLastwill(id: number): Promise<boolean> {
+    return this.#run((broker) => broker.removeLastwill(id));
+  }
+
+  /**
+   * Connects to the origin server (and reconnects when the connection is lost). Resolves
+   * with the status once connected.
+   */
+  connect(options: ConnectOptions = {}): Promise<Status> {
+    return this.#run((broker) => broker.connect(options)).then(
+      () =>
+        new Promise<Status>((resolve) => {
+          const off = this.on("status", (status) => {
+            if (status.is_connected) {
+              queueMicrotask(() => off());
+              resolve(status);
+            }
+          });
+        }),
+    );
+  }
+
+  /** Closes the connection to the server; no reconnecting until the next `connect`. */
+  disconnect(): Promise<void> {
+    return this.#run((broker) => broker.disconnect());
+  }
+
+  /** The bridge's status now. */
+  status(): Promise<Status> {
+    return this.#run((broker) => broker.status() as Status);
+  }
+
+  /** The subscriptions `topic` would reach (for tools and tests). */
+  match(topic: string): Promise<Match[]> {
+    return this.#run((broker) => broker.match(topic) as Match[]);
+  }
+
+  /** Saves the retained messages to sessionStorage now (made with the `persist` option). */
+  persist(): Promise<void> {
+    return this.#run((broker) => broker.persist());
+  }
+
+  /**
+   * `on("status", cb)`: `cb(status)` now (once known) and on every change of the bridge.
+   * `on("error", cb)`: `cb(error, message)` when a subscriber throws (it is also logged).
+   * Returns a function that removes the listener.
+   */
+  on(event: "status", listener: (status: Status) => void): () => void;
+  on(event: "error", listener: ErrorHook): () => void;
+  on(event: "status" | "error", listener: ((status: Status) => void) | ErrorHook): () => void {
+    if (event === "error") {
+      const hook = listener as ErrorHook;
+      this.#errorHooks.add(hook);
+      return () => this.#errorHooks.delete(hook);
+    }
+    if (event !== "status") throw new PubzubError(`unknown event "${String(event)}"`);
+    const onStatus = listener as (status: Status) => void;
+    const sub = this.subscribe(STATUS_TOPIC, (msg) => onStatus(msg.payload as Status));
+    return () => sub.unsubscribe();
+  }
+}
+
+/** An isolated page broker (for tests, micro-frontends). */
+export function createPubzub(options: CreateOptions = {}): Pubzub {
+  return new Pubzub(options);
+}
