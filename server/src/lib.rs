@@ -48,6 +48,7 @@ pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod demo;
 pub mod hub;
 pub mod listen;
 pub mod metrics;
@@ -131,6 +132,13 @@ impl Server {
                     stop_rx.clone(),
                 ));
             }
+        }
+        if config.demo {
+            tasks.spawn(demo::truck_fleet(
+                api::Api::new(hub.clone()),
+                std::time::Duration::from_secs(1),
+                stop_rx.clone(),
+            ));
         }
         for (name, addrs) in [("http", &http), ("mqtt", &mqtt), ("mqtts", &mqtts)] {
             for addr in addrs {

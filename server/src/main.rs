@@ -64,6 +64,9 @@ struct Args {
     /// Most simultaneous connections.
     #[arg(long, env = "PUBZUB_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Run the demo's simulated truck fleet (public/truck/...).
+    #[arg(long, env = "PUBZUB_DEMO")]
+    demo: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -122,6 +125,7 @@ impl Args {
         if let Some(n) = self.max_connections {
             c.limits.max_connections = n;
         }
+        c.demo |= self.demo;
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Config {
     /// `[sites.<name>]`; a site named "default" always exists and takes every connection no
     /// other site claims.
     pub sites: std::collections::BTreeMap<String, SiteConfig>,
+    /// Runs the demo's data source: a simulated truck fleet on `public/truck/...`.
+    pub demo: bool,
     /// Set when the configuration came from a file: anonymous MQTT over TCP/TLS is then off
     /// unless a site allows it.
     #[serde(skip)]
@@ -56,6 +58,7 @@ impl Default for Config {
             pkg_dir: PathBuf::from("pkg-js"),
             limits: Limits::default(),
             sites: Default::default(),
+            demo: false,
             from_file: false,
         }
     }
