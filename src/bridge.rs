@@ -216,9 +216,9 @@ impl Bridge {
             }
             session_options.username = options.username.map(Into::into);
             session_options.password = options.password.map(|p| Bytes::from(p.into_bytes()));
-            // A new ClientSession keeps nothing of an earlier connect: start it only once.
+            // Once connected, the session's options hold the assigned client id: set them once.
             if st.url.is_none() {
-                st.session = ClientSession::new(session_options);
+                st.session.set_options(session_options);
             }
             st.url = Some(url);
             st.stopped = false;

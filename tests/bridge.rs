@@ -708,3 +708,32 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
         Some("gone")
     );
 }
+
+#[wasm_bindgen_test]
+async fn subscriptions_and_publications_made_before_connect_are_kept() {
+    let b = PageBroker::default();
+    let inbox = Inbox::default();
+    b.subscribe(
+        "bridge/origin/public/early/#".into(),
+        inbox.callback(),
+        opts(r#"{"qos":1}"#),
+    )
+    .unwrap();
+    let sent = b
+        .publish(
+            "bridge/origin/public/early/hello",
+            "before connecting".into(),
+            opts(r#"{"qos":1}"#),
+        )
+        .unwrap();
+    b.connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
+        .unwrap();
+    settle(sent).await.expect("acknowledged once connected");
+    let got = inbox.wait_for(1).await;
+    assert_eq!(got[0].0, "bridge/origin/public/early/hello");
+    assert_eq!(
+        get(&got[0].1, "payload").as_string().as_deref(),
+        Some("before connecting")
+    );
+    b.disconnect();
+}

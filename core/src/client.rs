@@ -180,6 +180,12 @@ impl ClientSession {
         }
     }
 
+    /// Options for the connections to come; what the session holds (subscriptions, queued
+    /// publications) stays. A page may subscribe and publish before it connects.
+    pub fn set_options(&mut self, options: ClientOptions) {
+        self.options = options;
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connected.is_some()
     }

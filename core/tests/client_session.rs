@@ -252,3 +252,25 @@ fn leaving_asks_for_the_wills_at_once() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn what_is_asked_before_the_options_are_set_is_kept() {
+    let mut s = ClientSession::new(ClientOptions::default());
+    s.subscribe(TopicFilter::try_from("early/#").unwrap(), QoS::AtLeastOnce);
+    s.publish(1, publish("early/hello", QoS::AtLeastOnce));
+    s.set_options(ClientOptions {
+        client_id: "page-1".into(),
+        ..ClientOptions::default()
+    });
+    let mut server = Server::new();
+    s.on_open(Timestamp(0));
+    let sent = server.take(&mut s, 0);
+    assert!(matches!(&sent[..], [Packet::Connect(c)] if c.client_id.as_str() == "page-1"));
+    server.send(&mut s, connack(false, 10), 0);
+    let sent = server.take(&mut s, 0);
+    assert!(
+        matches!(&sent[..], [Packet::Subscribe(sub), Packet::Publish(p)]
+            if sub.filters[0].filter.as_str() == "early/#" && p.topic.as_str() == "early/hello"),
+        "{sent:?}"
+    );
+}

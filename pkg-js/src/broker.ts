@@ -53,6 +53,7 @@ export class Pubzub {
   #broker: PageBroker | undefined;
   #queue: Task[] = [];
   #errorHooks = new Set<ErrorHook>();
+  #subscriptions = new Set<Subscription>();
 
   constructor(options: CreateOptions = {}) {
     this.ready = moduleReady().then(
@@ -108,6 +109,7 @@ export class Pubzub {
   ): Subscription<P> {
     const patterns: P[] = typeof pattern === "string" ? [pattern] : [...pattern];
     const sub = new Subscription<P>(patterns, this);
+    this.#subscriptions.add(sub);
     const make = (broker: PageBroker) => {
       if (!sub.cancelled) sub.id = broker.subscribe(patterns, callback, options);
     };
@@ -115,11 +117,15 @@ export class Pubzub {
       try {
         make(this.#broker);
       } catch (e) {
+        this.#subscriptions.delete(sub);
         throw toPubzubError(e);
       }
     } else {
       sub.ready = this.#run(make);
-      sub.ready.catch((e: unknown) => console.error("pubzub: subscribe failed", e));
+      sub.ready.catch((e: unknown) => {
+        this.#subscriptions.delete(sub);
+        console.error("pubzub: subscribe failed", e);
+      });
     }
     return sub;
   }
@@ -128,6 +134,7 @@ export class Pubzub {
   unsubscribe(subscription: Subscription): boolean {
     if (subscription.cancelled) return false;
     subscription.cancelled = true;
+    this.#subscriptions.delete(subscription);
     const id = subscription.id;
     return id === undefined || (this.#broker?.unsubscribe(id) ?? false);
   }
@@ -208,6 +215,11 @@ export class Pubzub {
   /** The bridge's status now. */
   status(): Promise<Status> {
     return this.#run((broker) => broker.status() as Status);
+  }
+
+  /** The subscriptions made on this broker and not ended, oldest first (for tools). */
+  subscriptions(): Subscription[] {
+    return [...this.#subscriptions];
   }
 
   /** The subscriptions `topic` would reach (for tools and tests). */

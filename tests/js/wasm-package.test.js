@@ -64,7 +64,9 @@ test("the page broker delivers JS values locally, with bindings", async () => {
   assert.deepEqual(got[0].info, { topic: "truck/+id/#rest" });
   assert.ok(Object.isFrozen(got[0].msg));
   assert.deepEqual(await broker.match("truck/7/x"), [{ id: sub.id, topic: "truck/+id/#rest", bindings: { id: "7", rest: ["x"] } }]);
+  assert.deepEqual(broker.subscriptions(), [sub]);
   assert.equal(broker.unsubscribe(sub), true);
+  assert.deepEqual(broker.subscriptions(), []);
   await broker.publish("truck/7/engine/temp", payload);
   assert.equal(got.length, 1);
 });
