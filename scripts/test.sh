@@ -48,3 +48,6 @@ npx tsc -p tests/types
 step "JS tests (the built package, and MQTT.js against the server)"
 cargo build -p pubzub-server
 node --test tests/js/
+
+step "end to end: the demo pages in headless Chromium (screenshots in test-artifacts/)"
+node --test tests/e2e/

@@ -569,6 +569,7 @@ impl Bridge {
             qos: p.qos as u8,
             retain: p.retain,
             properties: props.into(),
+            retain_as_published: true,
         };
         if let Err(e) = self.inner.local.publish(&topic, &value, &options) {
             console_warn("pubzub: cannot deliver a server message locally", &e.into());
@@ -804,6 +805,7 @@ impl Bridge {
             qos: 0,
             retain: true,
             properties: JsValue::UNDEFINED,
+            retain_as_published: false,
         };
         let _ = self.inner.local.publish(STATUS_TOPIC, &status, &options);
     }

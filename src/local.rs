@@ -54,6 +54,9 @@ pub struct PublishOptions {
     pub retain: bool,
     /// A plain object of MQTT v5 properties, or `undefined`.
     pub properties: JsValue,
+    /// Subscribers see `retain` as given (messages from the server keep the server's flag);
+    /// otherwise, as in MQTT, only those who subscribe later see `retain: true`.
+    pub retain_as_published: bool,
 }
 
 impl PublishOptions {
@@ -62,6 +65,7 @@ impl PublishOptions {
             qos: js::get_u8(options, "qos", 0, 2)?,
             retain: js::get_bool(options, "retain"),
             properties: js::get(options, "properties"),
+            retain_as_published: false,
         })
     }
 }
@@ -193,14 +197,19 @@ impl LocalBroker {
         options: &PublishOptions,
     ) -> Result<usize, JsError> {
         let name = TopicName::try_from(topic).map_err(|e| invalid("topic", topic, e))?;
-        let msg = message(topic, payload, options.qos, false, &options.properties);
+        let shown_retained = options.retain && options.retain_as_published;
+        let msg = message(topic, payload, options.qos, shown_retained, &options.properties);
         let calls = {
             let mut st = self.state.borrow_mut();
             if options.retain {
                 if js::is_empty_payload(payload) {
                     st.retained.clear(topic);
                 } else {
-                    let kept = message(topic, payload, options.qos, true, &options.properties);
+                    let kept = if shown_retained {
+                        msg.clone()
+                    } else {
+                        message(topic, payload, options.qos, true, &options.properties)
+                    };
                     st.retained.set(name, kept, None);
                 }
             }

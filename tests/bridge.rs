@@ -428,6 +428,11 @@ async fn a_lastwill_fires_when_the_page_goes() {
     let got = inbox.wait_for(1).await;
     assert_eq!(got[0].0, format!("bridge/origin/public/presence/{me}"));
     assert_eq!(json(&get(&got[0].1, "payload")), r#"{"left":true}"#);
+    assert_eq!(
+        get(&got[0].1, "retain").as_bool(),
+        Some(true),
+        "a retained message from the server says so"
+    );
     sleep(200).await;
     assert!(
         !inbox.topics().iter().any(|t| t.ends_with("-never")),

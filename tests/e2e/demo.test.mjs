@@ -1,0 +1,136 @@
+// End to end: the www demo in headless Chromium against the real server (with --demo), and
+// messages from MQTT.js and mosquitto_pub reaching a page. Screenshots of every demo page go to
+// test-artifacts/.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+import mqtt from "mqtt";
+
+import { chromiumOptions, startServer } from "./server.mjs";
+
+const artifacts = new URL("../../test-artifacts/", import.meta.url);
+let server;
+let browser;
+
+before(async () => {
+  await mkdir(artifacts, { recursive: true });
+  server = await startServer("--demo");
+  browser = await chromium.launch(chromiumOptions);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A page in a fresh browser context (its own storage: another visitor). */
+async function open(path) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  await page.goto(`${server.http}${path}`);
+  await page.locator("#bridge.online").waitFor();
+  return { page, context, problems };
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: new URL(`${name}.png`, artifacts).pathname, fullPage: true });
+}
+
+test("the landing page links every demo and the bridge connects", async () => {
+  const { page, context, problems } = await open("/");
+  for (const name of ["Chat", "Live dashboard", "Topic inspector"]) {
+    await page.locator(".card a.title", { hasText: name }).waitFor();
+  }
+  await page.getByText("up", { exact: true }).waitFor();
+  await screenshot(page, "landing");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("two visitors chat both ways; a closed tab leaves the presence list by its lastwill", async () => {
+  const ann = await open("/chat.html");
+  const bob = await open("/chat.html");
+  for (const [who, { page }] of [["ann", ann], ["bob", bob]]) {
+    await page.fill("#name", who);
+    await page.click("#rename button");
+  }
+  const people = (p) => p.page.locator("#people li");
+  await bob.page.locator("#people li", { hasText: "ann" }).waitFor();
+  await ann.page.locator("#people li", { hasText: "bob" }).waitFor();
+
+  await ann.page.fill("#text", "hello from ann");
+  await ann.page.click("#send button");
+  await bob.page.locator("#log .line", { hasText: "hello from ann" }).waitFor();
+  await bob.page.fill("#text", "hi ann, bob here");
+  await bob.page.click("#send button");
+  await ann.page.locator("#log .line", { hasText: "hi ann, bob here" }).waitFor();
+  await screenshot(bob.page, "chat");
+
+  // Ann closes her tab: her will clears her presence at bob's.
+  await ann.context.close();
+  await bob.page.locator("#people li", { hasText: "ann" }).waitFor({ state: "detached" });
+  assert.deepEqual(await people(bob).allTextContents(), ["bob (you)"]);
+  assert.deepEqual(bob.problems, []);
+  await bob.context.close();
+});
+
+test("a retained value appears in a page opened later", async () => {
+  const first = await open("/inspector.html");
+  await first.page.fill("#topic", "bridge/origin/public/notes/today");
+  await first.page.fill("#payload", '"buy milk"');
+  await first.page.check("#retain");
+  await first.page.click("#publish button");
+  await first.page.waitForTimeout(200); // acknowledged by the server (QoS 1)
+  await first.context.close();
+
+  const later = await open("/inspector.html");
+  await later.page.fill("#pattern", "bridge/origin/public/notes/#");
+  await later.page.click("#watch button");
+  await later.page
+    .locator('#log .line[title="via bridge/origin/public/notes/#"]', { hasText: "buy milk" })
+    .filter({ hasText: "retained" })
+    .waitFor();
+  await later.page.locator("#retained td", { hasText: "bridge/origin/public/notes/today" }).waitFor();
+  await screenshot(later.page, "inspector");
+  assert.deepEqual(later.problems, []);
+  await later.context.close();
+});
+
+test("the dashboard shows the fleet simulated by the server's Rust handler", async () => {
+  const { page, context, problems } = await open("/dashboard.html");
+  await page.locator("[data-truck]").nth(4).waitFor();
+  const trucks = await page.locator("[data-truck]").evaluateAll((cards) => cards.map((c) => c.dataset.truck));
+  assert.deepEqual(trucks, ["truck-1", "truck-2", "truck-3", "truck-4", "truck-5"]);
+  await page.waitForFunction(() => [...document.querySelectorAll(".truck .metric")].every((m) => /\d/.test(m.textContent)));
+  const celsius = Number(await page.locator("[data-truck=truck-1] .metric").first().textContent());
+  assert.ok(celsius >= 60 && celsius <= 110, `${celsius}`);
+  assert.match(await page.locator("#bindings").textContent(), /"id":"truck-\d","what":\["\w+"\]/);
+  await screenshot(page, "dashboard");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("a page receives messages from MQTT.js and from mosquitto_pub", async () => {
+  const { page, context, problems } = await open("/inspector.html");
+  await page.fill("#pattern", "bridge/origin/public/outside/#");
+  await page.click("#watch button");
+  await page.waitForTimeout(200); // the subscription reaches the server
+
+  const client = mqtt.connect(server.ws, { protocolVersion: 5 });
+  await new Promise((resolve, reject) => client.once("connect", resolve).once("error", reject));
+  await client.publishAsync("public/outside/mqttjs", "hi from MQTT.js", { qos: 1, properties: { contentType: "text/plain" } });
+  await client.endAsync();
+  await promisify(execFile)("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(server.mqttPort), "-t", "public/outside/mosquitto", "-m", "hi from mosquitto_pub", "-q", "1"]);
+
+  // Each message shows once per subscription it reached (the pattern, and the page's `#`).
+  await page.locator("#log .line", { hasText: "hi from MQTT.js" }).first().waitFor();
+  await page.locator("#log .line", { hasText: "hi from mosquitto_pub" }).first().waitFor();
+  assert.deepEqual(problems, []);
+  await context.close();
+});
