@@ -1,0 +1,80 @@
+// The npm package as a user gets it: `npm pack`, installed into a fresh Vite 7 project made
+// here, bundled by `vite build`, served by pubzub-server and run in Chromium: the page
+// publishes and receives a message locally and through the server. Prints the gzip size of
+// what the user ships.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+import { chromiumOptions, startServer } from "./server.mjs";
+
+const run = promisify(execFile);
+const pkgDir = fileURLToPath(new URL("../../pkg-js", import.meta.url));
+let project;
+let server;
+let browser;
+
+const page = {
+  "package.json": JSON.stringify({ name: "vite-user", private: true, type: "module" }),
+  "index.html": `<!doctype html>
+<html><head><meta charset="utf-8"><title>pubzub in Vite</title></head>
+<body><p id="local">waiting</p><p id="server">waiting</p>
+<script type="module" src="/main.ts"></script></body></html>
+`,
+  "main.ts": `import pubzub from "pubzub";
+
+const show = (id: string, text: string) => { document.getElementById(id)!.textContent = text; };
+pubzub.subscribe("hello/+who", (msg, { who }) => show("local", \`\${who}: \${msg.payload}\`));
+pubzub.publish("hello/vite", "local message");
+
+pubzub.subscribe("bridge/origin/public/vite/+who", (msg, b) => show("server", \`\${b.who}: \${msg.payload}\`), { qos: 1 });
+await pubzub.connect();
+await pubzub.publish("bridge/origin/public/vite/roundtrip", "through the server", { qos: 1 });
+`,
+};
+
+before(async () => {
+  project = await mkdtemp(join(tmpdir(), "pubzub-vite-"));
+  const { stdout } = await run("npm", ["pack", "--pack-destination", project, "--json"], { cwd: pkgDir });
+  const [{ filename }] = JSON.parse(stdout);
+  for (const [name, text] of Object.entries(page)) await writeFile(join(project, name), text);
+  await run("npm", ["install", "--no-audit", "--no-fund", join(project, filename), "vite@7"], { cwd: project });
+  await run("npx", ["vite", "build"], { cwd: project });
+  server = await startServer("--www-dir", join(project, "dist"));
+  browser = await chromium.launch(chromiumOptions);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+test("a Vite 7 project bundles the packed package and the page works", async () => {
+  const p = await browser.newPage();
+  const problems = [];
+  p.on("pageerror", (e) => problems.push(e.message));
+  await p.goto(server.http);
+  await p.locator("#local", { hasText: "vite: local message" }).waitFor();
+  await p.locator("#server", { hasText: "roundtrip: through the server" }).waitFor();
+  assert.deepEqual(problems, []);
+});
+
+test("what the user ships: the wasm and JS of the bundle, gzipped", async () => {
+  const assets = join(project, "dist", "assets");
+  const sizes = {};
+  for (const name of await readdir(assets)) {
+    const kind = name.endsWith(".wasm") ? "wasm" : name.endsWith(".js") ? "js" : null;
+    if (kind) sizes[kind] = (sizes[kind] ?? 0) + gzipSync(await readFile(join(assets, name)), { level: 9 }).length;
+  }
+  assert.ok(sizes.wasm > 0 && sizes.js > 0, JSON.stringify(sizes));
+  const kb = (n) => (n / 1024).toFixed(1);
+  console.log(`SIZE vite bundle gzip: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(sizes.wasm + sizes.js)} KiB (target 40)`);
+});
