@@ -134,3 +134,31 @@ test("a page receives messages from MQTT.js and from mosquitto_pub", async () =>
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test("the package's errors in a page: ServerError with the reason code, TimeoutError", async () => {
+  const { page, context } = await open("/");
+  const outcome = await page.evaluate(async () => {
+    const { default: pubzub, ServerError, TimeoutError, PubzubError } = await import("/pkg/dist/index.js");
+    const caught = async (promise) => {
+      try {
+        await promise;
+        return "resolved";
+      } catch (e) {
+        return { name: e.name, reasonCode: e.reasonCode, isPubzubError: e instanceof PubzubError, message: e.message,
+          isServerError: e instanceof ServerError, isTimeoutError: e instanceof TimeoutError };
+      }
+    };
+    return {
+      // Anonymous pages may not publish outside public/ and the other open topics.
+      denied: await caught(pubzub.publish("bridge/origin/private/x", 1, { qos: 1 })),
+      timeout: await caught(pubzub.call("bridge/origin/public/nobody/answers", 1, { timeout: 300 })),
+    };
+  });
+  assert.equal(outcome.denied.isServerError, true, JSON.stringify(outcome.denied));
+  assert.equal(outcome.denied.reasonCode, 0x87);
+  assert.equal(outcome.denied.isPubzubError, true);
+  assert.match(outcome.denied.message, /reason code 0x87/);
+  assert.equal(outcome.timeout.isTimeoutError, true, JSON.stringify(outcome.timeout));
+  assert.match(outcome.timeout.message, /no reply on bridge\/origin\/public\/nobody\/answers/);
+  await context.close();
+});
