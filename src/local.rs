@@ -198,7 +198,13 @@ impl LocalBroker {
     ) -> Result<usize, JsError> {
         let name = TopicName::try_from(topic).map_err(|e| invalid("topic", topic, e))?;
         let shown_retained = options.retain && options.retain_as_published;
-        let msg = message(topic, payload, options.qos, shown_retained, &options.properties);
+        let msg = message(
+            topic,
+            payload,
+            options.qos,
+            shown_retained,
+            &options.properties,
+        );
         let calls = {
             let mut st = self.state.borrow_mut();
             if options.retain {
