@@ -204,10 +204,15 @@ impl Bridge {
         };
         {
             let mut st = self.inner.state.borrow_mut();
-            let mut session_options = ClientOptions::default();
-            if let Some(id) = options.client_id {
-                session_options.client_id = id.into();
-            }
+            let mut session_options = ClientOptions {
+                // Without a client id of its own the page keeps the one the server assigned,
+                // and with it its session on the server.
+                client_id: match options.client_id {
+                    Some(id) => id.into(),
+                    None => st.session.client_id().clone(),
+                },
+                ..ClientOptions::default()
+            };
             if let Some(k) = options.keep_alive {
                 session_options.keep_alive = k;
             }
@@ -216,10 +221,7 @@ impl Bridge {
             }
             session_options.username = options.username.map(Into::into);
             session_options.password = options.password.map(|p| Bytes::from(p.into_bytes()));
-            // Once connected, the session's options hold the assigned client id: set them once.
-            if st.url.is_none() {
-                st.session.set_options(session_options);
-            }
+            st.session.set_options(session_options);
             st.url = Some(url);
             st.stopped = false;
         }

@@ -742,3 +742,21 @@ async fn subscriptions_and_publications_made_before_connect_are_kept() {
     );
     b.disconnect();
 }
+
+#[wasm_bindgen_test]
+async fn connecting_again_after_disconnect_resumes_the_same_session() {
+    let (b, first) = connected().await;
+    let id = get(&first, "client_id").as_string().unwrap();
+    b.disconnect();
+    assert!(until_connected(&b, false, 2000).await);
+    b.connect(opts(&format!(
+        r#"{{"url":"{}","keepAlive":20}}"#,
+        server_url()
+    )))
+    .unwrap();
+    assert!(until_connected(&b, true, 5000).await);
+    let again = b.status();
+    assert_eq!(get(&again, "client_id").as_string(), Some(id));
+    assert_eq!(get(&again, "session_present").as_bool(), Some(true));
+    b.disconnect();
+}
