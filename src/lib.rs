@@ -13,6 +13,10 @@
 //! - `persist.rs`: retained messages kept in sessionStorage across reloads.
 //! - `js.rs`: building and reading the JS objects (messages, bindings, options).
 
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod bridge;
 mod js;
 mod local;
