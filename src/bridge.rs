@@ -11,7 +11,6 @@
 //! This module moves bytes and runs timers; decisions are the session's.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
@@ -20,6 +19,7 @@ use pubzub_core::{Bytes, BytesMut, Publish, QoS, ReasonCode, Timestamp, TopicFil
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use crate::id_map::IdMap;
 use crate::js;
 use crate::local::{LocalBroker, PublishOptions};
 use crate::payload;
@@ -70,7 +70,7 @@ struct State {
     routing_id: Option<String>,
     session_present: bool,
     /// `resolve`/`reject` of the Promises of QoS 1/2 publications to the server.
-    promises: HashMap<Token, (Function, Function)>,
+    promises: IdMap<Token, (Function, Function)>,
     next_token: Token,
     /// The pending setTimeout (keep alive, drain retry or reconnect) and its closure.
     timer: Option<(i32, Closure<dyn FnMut()>)>,
@@ -177,7 +177,7 @@ impl Bridge {
                     socket: None,
                     routing_id: None,
                     session_present: false,
-                    promises: HashMap::new(),
+                    promises: IdMap::default(),
                     next_token: 1,
                     timer: None,
                     attempt: 0,
@@ -530,7 +530,7 @@ impl Bridge {
     }
 
     fn settle(&self, token: Token, result: Result<(), JsValue>) {
-        let callbacks = self.inner.state.borrow_mut().promises.remove(&token);
+        let callbacks = self.inner.state.borrow_mut().promises.remove(token);
         if let Some((resolve, reject)) = callbacks {
             let _ = match result {
                 Ok(()) => resolve.call0(&JsValue::UNDEFINED),

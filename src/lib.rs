@@ -11,6 +11,7 @@
 //! - `bridge.rs`: the WebSocket to the origin server and the topic mapping.
 //! - `payload.rs`: JS values to MQTT payloads and back, by content type.
 //! - `persist.rs`: retained messages kept in sessionStorage across reloads.
+//! - `id_map.rs`: small id-keyed maps.
 //! - `js.rs`: building and reading the JS objects (messages, bindings, options).
 
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
@@ -18,13 +19,13 @@
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 mod bridge;
+mod id_map;
 mod js;
 mod local;
 mod payload;
 mod persist;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
@@ -32,6 +33,7 @@ use pubzub_core::Pattern;
 use wasm_bindgen::prelude::*;
 
 use bridge::{Bridge, ConnectOptions};
+use id_map::IdMap;
 pub use local::{LocalBroker, PublishOptions};
 
 /// The crate version, for diagnostics in the page.
@@ -59,7 +61,7 @@ pub struct PageBroker {
     local: LocalBroker,
     bridge: Bridge,
     /// The server filters each subscription holds (for `bridge/origin/...` filters).
-    remote: Rc<RefCell<HashMap<u32, Vec<String>>>>,
+    remote: Rc<RefCell<IdMap<u32, Vec<String>>>>,
     next_call: Rc<Cell<u32>>,
     /// The sessionStorage key retained messages are kept under, if any.
     persist: Option<Rc<str>>,
@@ -153,7 +155,7 @@ impl PageBroker {
 
     /// Removes a subscription made by `subscribe`; false if it was already gone.
     pub fn unsubscribe(&self, id: u32) -> bool {
-        let remote = self.remote.borrow_mut().remove(&id);
+        let remote = self.remote.borrow_mut().remove(id);
         for f in remote.unwrap_or_default() {
             self.bridge.remove_subscription(&f);
         }

@@ -6,7 +6,6 @@
 //! borrowed while JS code runs.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object};
@@ -15,6 +14,7 @@ use pubzub_core::{
 };
 use wasm_bindgen::prelude::*;
 
+use crate::id_map::IdMap;
 use crate::js;
 
 #[wasm_bindgen]
@@ -37,7 +37,7 @@ struct State {
     /// Retained messages as the frozen message objects subscribers receive (`retain: true`).
     retained: RetainedStore<Object>,
     /// The tree entries of each subscription handle.
-    handles: HashMap<u32, Vec<SubscriptionKey>>,
+    handles: IdMap<u32, Vec<SubscriptionKey>>,
     next_handle: u32,
     error_hook: Option<Function>,
 }
@@ -179,7 +179,7 @@ impl LocalBroker {
     /// Removes every filter of a `subscribe` call; false if the handle is unknown.
     pub fn unsubscribe(&self, handle: u32) -> bool {
         let mut st = self.state.borrow_mut();
-        let Some(keys) = st.handles.remove(&handle) else {
+        let Some(keys) = st.handles.remove(handle) else {
             return false;
         };
         for key in keys {
