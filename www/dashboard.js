@@ -32,6 +32,7 @@ function card(id) {
 
 pubzub.subscribe("bridge/origin/public/truck/+id/#what", (msg, bindings) => {
   lastBindings.textContent = JSON.stringify(bindings);
+  document.getElementById("hint").hidden = true;
   const c = card(bindings.id);
   const [what] = bindings.what;
   if (what === "temperature") c.temperature.textContent = msg.payload.toFixed(1);
