@@ -592,6 +592,13 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
     .unwrap();
     assert!(until_connected(&b, true, 5000).await);
     let me = get(&b.status(), "client_id").as_string().unwrap();
+    let echo = Inbox::default();
+    b.subscribe(
+        "bridge/origin/public/offline/echo".into(),
+        echo.callback(),
+        opts(r#"{"qos":1}"#),
+    )
+    .unwrap();
     let will_topic = format!("bridge/origin/public/offline/will/{me}");
     b.lastwill(
         &will_topic,
@@ -691,6 +698,19 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
         .collect();
     let observed = observed_under("public/offline/q").await;
     assert_eq!(observed, expected);
+
+    // The new server knew nothing of the subscription either: the bridge subscribed again.
+    b.publish(
+        "bridge/origin/public/offline/echo",
+        "still subscribed".into(),
+        opts(r#"{"qos":1}"#),
+    )
+    .unwrap();
+    let got = echo.wait_for(1).await;
+    assert_eq!(
+        get(&got[0].1, "payload").as_string().as_deref(),
+        Some("still subscribed")
+    );
 
     // The new server knew nothing of the will: the bridge registered it again.
     web_sys::window()
