@@ -47,7 +47,7 @@ npx tsc -p tests/types
 
 step "JS tests (the built package, and MQTT.js against the server)"
 cargo build -p pubzub-server
-node --test tests/js/
+node --test --test-timeout 120000 tests/js/
 
 step "end to end: the demo pages in headless Chromium (screenshots in test-artifacts/)"
-node --test tests/e2e/
+node --test --test-timeout 120000 tests/e2e/

@@ -179,6 +179,72 @@ async fn client_wills_fire_on_loss_and_can_be_removed() {
     w.no_publish().await;
 }
 
+/// A page's connection: a persistent session (`expiry` seconds), resumed when `resume`.
+fn page(addr: std::net::SocketAddr, expiry: u32, resume: bool) -> rumqttc::v5::MqttOptions {
+    let mut o = v5_options(addr, "page");
+    o.set_session_expiry_interval(Some(expiry));
+    o.set_clean_start(!resume);
+    o
+}
+
+#[tokio::test]
+async fn client_wills_of_a_persistent_session_fire_on_each_loss_and_stay_registered() {
+    let s = common::start().await;
+    let mut w = V5::simple(s.mqtt, "watcher").await;
+    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+
+    let (mut c, _) = V5::connect(page(s.mqtt, 1, false)).await;
+    c.publish_acked(
+        "$client/page/will/a",
+        r#"{"topic":"presence/a","payload":"gone"}"#,
+        false,
+    )
+    .await;
+    c.kill();
+    assert_eq!(w.publish().await.topic, "presence/a", "fires on the loss");
+
+    // The client comes back to its session without registering the will again.
+    let (c, ack) = V5::connect(page(s.mqtt, 1, true)).await;
+    assert!(ack.session_present);
+    w.no_publish().await;
+    c.kill();
+    assert_eq!(
+        w.publish().await.topic,
+        "presence/a",
+        "fires on the next loss"
+    );
+    // The session expires a second later: the will does not fire a third time.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    w.no_publish().await;
+}
+
+#[tokio::test]
+async fn client_will_delay_holds_back_and_resuming_within_it_cancels() {
+    let s = common::start().await;
+    let mut w = V5::simple(s.mqtt, "watcher").await;
+    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    let (mut c, _) = V5::connect(page(s.mqtt, 60, false)).await;
+    c.publish_acked(
+        "$client/page/will/a",
+        r#"{"topic":"presence/a","payload":"gone","delay":1}"#,
+        false,
+    )
+    .await;
+    c.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (c, ack) = V5::connect(page(s.mqtt, 60, true)).await;
+    assert!(ack.session_present);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    w.no_publish().await;
+
+    // Lost again and not back: it fires after its delay.
+    let lost_at = Instant::now();
+    c.kill();
+    assert_eq!(w.publish().await.topic, "presence/a");
+    let after = lost_at.elapsed();
+    assert!(after >= Duration::from_millis(900), "after {after:?}");
+}
+
 #[tokio::test]
 async fn client_wills_do_not_fire_after_a_normal_disconnect() {
     let s = common::start().await;

@@ -162,3 +162,33 @@ test("the package's errors in a page: ServerError with the reason code, TimeoutE
   assert.match(outcome.timeout.message, /no reply on bridge\/origin\/public\/nobody\/answers/);
   await context.close();
 });
+
+test("the package's lastwill, removeLastwill and disconnect, watched by MQTT.js", async () => {
+  const watcher = await mqtt.connectAsync(server.ws, { protocolVersion: 5, reconnectPeriod: 0 });
+  const { page, context } = await open("/");
+  try {
+    const seen = [];
+    watcher.on("message", (topic, payload) => seen.push([topic, payload.toString()]));
+    await watcher.subscribeAsync("public/tswill/#", { qos: 1 });
+
+    const status = await page.evaluate(async () => {
+      const { createPubzub } = await import("/pkg/dist/index.js");
+      const broker = createPubzub();
+      const status = await broker.connect();
+      await broker.lastwill("bridge/origin/public/tswill/kept", "kept will", { qos: 1 });
+      const removed = await broker.lastwill("bridge/origin/public/tswill/removed", "removed will", { qos: 1 });
+      if (!(await broker.removeLastwill(removed))) throw new Error("removeLastwill said no");
+      await new Promise((r) => setTimeout(r, 200)); // the wills reach the server
+      // The socket closes without a DISCONNECT packet: for the server the page is lost.
+      await broker.disconnect();
+      return status;
+    });
+    assert.equal(status.is_connected, true);
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300)); // a removed will would have come by now
+    assert.deepEqual(seen, [["public/tswill/kept", "kept will"]]);
+  } finally {
+    await context.close();
+    await watcher.endAsync(true);
+  }
+});

@@ -107,10 +107,20 @@ impl Broker {
             } else {
                 // The connection is back within the will delay: the CONNECT will does not
                 // fire, unless it had no delay and the old connection was still open.
-                if had_link.is_some()
-                    && let Some(will) = old.will.take_if(|w| w.delay == 0)
-                {
-                    self.publish_will(&old.ctx.clone(), will.publish, now);
+                if had_link.is_some() {
+                    let ctx = old.ctx.clone();
+                    if let Some(will) = old.will.take_if(|w| w.delay == 0) {
+                        self.publish_will(&ctx, will.publish, now);
+                    }
+                    let extra: Vec<Publish> = old
+                        .extra_wills
+                        .values()
+                        .filter(|w| w.delay == 0)
+                        .map(|w| w.publish.clone())
+                        .collect();
+                    for publish in extra {
+                        self.publish_will(&ctx, publish, now);
+                    }
                 }
                 session_present = true;
                 self.sessions.insert(client_id.clone(), old);
@@ -148,6 +158,7 @@ impl Broker {
             .expect("inserted or kept above");
         session.expiry_interval = granted_expiry;
         session.ended_cleanly = false;
+        session.wills_scheduled = false;
         session.will = connect.will.map(|w| {
             let delay = w.properties.will_delay_interval.unwrap_or(0);
             // Kept until the session ends: an own copy, not a slice of the receive buffer.

@@ -35,18 +35,16 @@ impl Broker {
                 session.will = None;
                 session.ended_cleanly = true;
             }
-            Ending::WithWill => {
+            Ending::WithWill | Ending::Lost => {
                 if let Some(w) = session.will.take() {
                     self.schedule_will(&session, w, now);
                 }
-                for (_, w) in std::mem::take(&mut session.extra_wills) {
-                    self.publish_will(&session.ctx, w.publish, now);
-                }
-            }
-            Ending::Lost => {
-                if let Some(w) = session.will.take() {
+                // The same rules for the `$client` wills, which stay registered.
+                let extra: Vec<WillMessage> = session.extra_wills.values().cloned().collect();
+                for w in extra {
                     self.schedule_will(&session, w, now);
                 }
+                session.wills_scheduled = true;
             }
         }
         if session.expiry_interval == 0 {
@@ -91,7 +89,7 @@ impl Broker {
     pub(super) fn end_session(&mut self, mut session: Box<Session>, now: Timestamp) {
         self.delayed_wills
             .retain(|_, (ctx, _)| ctx.client_id.as_ref() != Some(&session.client_id));
-        if !session.ended_cleanly {
+        if !session.ended_cleanly && !session.wills_scheduled {
             if let Some(w) = session.will.take() {
                 self.publish_will(&session.ctx, w.publish, now);
             }
@@ -148,7 +146,7 @@ impl Broker {
         let mut wills = Vec::new();
         for session in self.sessions.values_mut() {
             let ctx = session.ctx.clone();
-            if session.is_connected() || !session.ended_cleanly {
+            if session.is_connected() || !(session.ended_cleanly || session.wills_scheduled) {
                 wills.extend(session.will.take().map(|w| (ctx.clone(), w)));
                 let extra = std::mem::take(&mut session.extra_wills);
                 wills.extend(extra.into_values().map(|w| (ctx.clone(), w)));

@@ -79,6 +79,10 @@ pub struct Session {
     pub extra_wills: BTreeMap<ByteStr, WillMessage>,
     /// The last connection ended with DISCONNECT 0x00: no will fires when the session ends.
     pub ended_cleanly: bool,
+    /// The last connection ended uncleanly and its wills have fired or wait for their delay:
+    /// the end of the session does not fire them again. The `$client` wills stay registered
+    /// for the connections to come (a resuming client does not register them again).
+    pub wills_scheduled: bool,
     inflight: VecDeque<InFlight>,
     pending: VecDeque<Delivery>,
     /// QoS 2 packet ids received and not yet released by PUBREL.
@@ -108,6 +112,7 @@ impl Session {
             will: None,
             extra_wills: BTreeMap::new(),
             ended_cleanly: false,
+            wills_scheduled: false,
             inflight: VecDeque::new(),
             pending: VecDeque::new(),
             qos2_in: HashSet::new(),

@@ -12,7 +12,9 @@
 //! - `qos` (0..2, default 0), `retain` (default false), `content_type` (overrides the above),
 //!   `delay` (seconds, as the Will Delay Interval, default 0).
 //!
-//! An empty payload on the control topic removes the will; the same will id replaces it.
+//! An empty payload on the control topic removes the will; the same will id replaces it. The
+//! wills fire by the CONNECT will's rules and stay registered with the session (see
+//! `ending.rs`).
 
 use base64::Engine;
 use pubzub_core::{ByteStr, Bytes, Publish, QoS, TopicName};
