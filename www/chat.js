@@ -39,7 +39,12 @@ const announce = () =>
   pubzub.publish(`${PRESENCE}/${me}`, { name }, { qos: 1, retain: true });
 // When this tab goes, the server clears its presence: an empty retained message.
 await pubzub.lastwill(`${PRESENCE}/${me}`, "", { qos: 1, retain: true });
-await announce();
+// The will also fires when the connection drops: say so again on every reconnect.
+let online = false;
+pubzub.on("status", (s) => {
+  if (s.is_connected && !online) announce();
+  online = s.is_connected;
+});
 
 document.getElementById("send").addEventListener("submit", (e) => {
   e.preventDefault();
