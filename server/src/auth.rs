@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -22,6 +22,20 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 pub fn verify_password(password: &[u8], hash: &str) -> bool {
     PasswordHash::new(hash)
         .is_ok_and(|parsed| Argon2::default().verify_password(password, &parsed).is_ok())
+}
+
+/// The cost of a login for a user that does not exist: the same argon2 verification, against a
+/// hash of a password nobody knows, so that the answer's timing does not tell which user names
+/// exist. Always false.
+pub fn verify_unknown_user(password: &[u8]) -> bool {
+    static NOBODY: LazyLock<String> = LazyLock::new(|| {
+        let secret: String = (0..32)
+            .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+            .collect();
+        hash_password(&secret).unwrap_or_default()
+    });
+    let _ = verify_password(password, &NOBODY);
+    false
 }
 
 /// How long to wait before answering a connection from an address with recent failures.
@@ -82,6 +96,8 @@ mod tests {
         assert!(verify_password(b"sesame", &a));
         assert!(!verify_password(b"Sesame", &a));
         assert!(!verify_password(b"sesame", "not a hash"));
+        assert!(!verify_unknown_user(b"sesame"));
+        assert!(!verify_unknown_user(b""));
     }
 
     #[test]

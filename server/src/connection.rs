@@ -104,14 +104,18 @@ async fn login(
     let ip = origin.peer.ip();
     tokio::time::sleep(hub.failures.delay(ip)).await;
     let verified = match (site.password_hash(&name), &connect.password) {
-        (Some(hash), Some(password)) => {
-            let (hash, password) = (hash.to_owned(), password.clone());
-            // Hashing takes milliseconds of CPU: off the async workers.
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
+        (hash, Some(password)) => {
+            let (hash, password) = (hash.map(str::to_owned), password.clone());
+            // Hashing takes milliseconds of CPU: off the async workers. An unknown user costs
+            // as much as a known one.
+            tokio::task::spawn_blocking(move || match hash {
+                Some(hash) => auth::verify_password(&password, &hash),
+                None => auth::verify_unknown_user(&password),
+            })
+            .await
+            .unwrap_or(false)
         }
-        _ => false,
+        (_, None) => false,
     };
     if verified {
         hub.failures.succeeded(ip);
