@@ -80,6 +80,11 @@ impl Inbox {
         got
     }
 
+    /// The payload of the first message, as text (waiting for it as `wait_for` does).
+    async fn first_text(&self) -> Option<String> {
+        get(&self.wait_for(1).await[0].1, "payload").as_string()
+    }
+
     fn topics(&self) -> Vec<String> {
         self.got.borrow().iter().map(|(t, _)| t.clone()).collect()
     }
@@ -107,6 +112,24 @@ async fn connected() -> (PageBroker, JsValue) {
         sleep(20).await;
     }
     panic!("the bridge did not connect to {}", server_url());
+}
+
+/// Dispatches a window event (`pagehide`, `online`) as the browser would.
+fn dispatch(event: &str) {
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&web_sys::Event::new(event).unwrap())
+        .unwrap();
+}
+
+/// Another page, connected and subscribed to `filter` (keep the broker while using the inbox).
+async fn watching(filter: &str) -> (PageBroker, Inbox) {
+    let (watcher, _) = connected().await;
+    let inbox = Inbox::default();
+    watcher
+        .subscribe(filter.into(), inbox.callback(), JsValue::UNDEFINED)
+        .unwrap();
+    (watcher, inbox)
 }
 
 async fn settle(p: JsValue) -> Result<JsValue, JsValue> {
@@ -187,11 +210,7 @@ async fn the_routing_id_addresses_a_page_directly() {
     )
     .await
     .unwrap();
-    let got = inbox.wait_for(1).await;
-    assert_eq!(
-        get(&got[0].1, "payload").as_string().as_deref(),
-        Some("for a")
-    );
+    assert_eq!(inbox.first_text().await.as_deref(), Some("for a"));
 }
 
 #[wasm_bindgen_test]
@@ -411,20 +430,9 @@ async fn a_lastwill_fires_when_the_page_goes() {
     // The page goes away: pagehide makes every connected bridge of this page send
     // DISCONNECT 0x04, and the server publishes the will (retained, so a page that comes
     // later sees it).
-    web_sys::window()
-        .unwrap()
-        .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
-        .unwrap();
+    dispatch("pagehide");
     sleep(300).await;
-    let (watcher, _) = connected().await;
-    let inbox = Inbox::default();
-    watcher
-        .subscribe(
-            "bridge/origin/public/presence/#".into(),
-            inbox.callback(),
-            JsValue::UNDEFINED,
-        )
-        .unwrap();
+    let (_watcher, inbox) = watching("bridge/origin/public/presence/#").await;
     let got = inbox.wait_for(1).await;
     assert_eq!(got[0].0, format!("bridge/origin/public/presence/{me}"));
     assert_eq!(json(&get(&got[0].1, "payload")), r#"{"left":true}"#);
@@ -666,10 +674,7 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
     let wait = 5_300.0 - (js_sys::Date::now() - stopped_at);
     sleep(wait.max(0.0) as i32).await;
     control("/start").await;
-    web_sys::window()
-        .unwrap()
-        .dispatch_event(&web_sys::Event::new("online").unwrap())
-        .unwrap();
+    dispatch("online");
     assert!(
         until_connected(&b, true, 1500).await,
         "reconnected on `online`"
@@ -706,32 +711,13 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
         opts(r#"{"qos":1}"#),
     )
     .unwrap();
-    let got = echo.wait_for(1).await;
-    assert_eq!(
-        get(&got[0].1, "payload").as_string().as_deref(),
-        Some("still subscribed")
-    );
+    assert_eq!(echo.first_text().await.as_deref(), Some("still subscribed"));
 
     // The new server knew nothing of the will: the bridge registered it again.
-    web_sys::window()
-        .unwrap()
-        .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
-        .unwrap();
+    dispatch("pagehide");
     sleep(300).await;
-    let (watcher, _) = connected().await;
-    let inbox = Inbox::default();
-    watcher
-        .subscribe(
-            format!("bridge/origin/public/offline/will/{me}").into(),
-            inbox.callback(),
-            JsValue::UNDEFINED,
-        )
-        .unwrap();
-    let got = inbox.wait_for(1).await;
-    assert_eq!(
-        get(&got[0].1, "payload").as_string().as_deref(),
-        Some("gone")
-    );
+    let (_watcher, inbox) = watching(&format!("bridge/origin/public/offline/will/{me}")).await;
+    assert_eq!(inbox.first_text().await.as_deref(), Some("gone"));
 }
 
 #[wasm_bindgen_test]
