@@ -13,6 +13,7 @@
 import { topicMatches as wasmTopicMatches, version as wasmVersion } from "../wasm/pubzub.js";
 import { Pubzub } from "./broker.js";
 import { toPubzubError } from "./errors.js";
+import { assertLoaded } from "./load.js";
 
 export { Pubzub, Subscription, createPubzub, STATUS_TOPIC } from "./broker.js";
 export { PubzubError, ServerError, TimeoutError, QueueFullError } from "./errors.js";
@@ -32,6 +33,7 @@ export default pubzub;
  * topicMatches("a/b/#", "a/b"); // true: `#` also matches the parent level
  */
 export function topicMatches(pattern: string, topic: string): boolean {
+  assertLoaded("topicMatches");
   try {
     return wasmTopicMatches(pattern, topic);
   } catch (e) {
@@ -41,5 +43,6 @@ export function topicMatches(pattern: string, topic: string): boolean {
 
 /** The version of the WebAssembly module. */
 export function version(): string {
+  assertLoaded("version");
   return wasmVersion();
 }

@@ -3,8 +3,10 @@
  * package is imported; elsewhere (Node, tests) `load(bytes)` must be called first.
  */
 import init, { initSync } from "../wasm/pubzub.js";
+import { PubzubError } from "./errors.js";
 
 let started = false;
+let done = false;
 let resolveLoaded: () => void;
 let rejectLoaded: (e: unknown) => void;
 const loaded = new Promise<void>((resolve, reject) => {
@@ -23,9 +25,13 @@ export function load(wasm?: BufferSource | WebAssembly.Module): Promise<void> {
     try {
       if (wasm !== undefined) {
         initSync({ module: wasm });
+        done = true;
         resolveLoaded();
       } else {
-        init().then(() => resolveLoaded(), rejectLoaded);
+        init().then(() => {
+          done = true;
+          resolveLoaded();
+        }, rejectLoaded);
       }
     } catch (e) {
       rejectLoaded(e);
@@ -38,4 +44,9 @@ export function load(wasm?: BufferSource | WebAssembly.Module): Promise<void> {
 export function moduleReady(): Promise<void> {
   if (!started && typeof document !== "undefined") void load();
   return loaded;
+}
+
+/** Throws a clear error where a synchronous call needs the module and it is not there yet. */
+export function assertLoaded(what: string): void {
+  if (!done) throw new PubzubError(`${what} needs the WebAssembly module: await pubzub.ready first`);
 }

@@ -192,3 +192,25 @@ test("the package's lastwill, removeLastwill and disconnect, watched by MQTT.js"
     await watcher.endAsync(true);
   }
 });
+
+test("createPubzub({persist}) keeps retained messages across a reload of the page", async () => {
+  const { page, context } = await open("/");
+  await page.evaluate(async () => {
+    const { createPubzub } = await import("/pkg/dist/index.js");
+    const broker = createPubzub({ persist: "e2e-retained" });
+    await broker.publish("draft/title", "Hello", { retain: true });
+    await broker.publish("draft/bytes", new Uint8Array([0, 255, 7]), { retain: true });
+  });
+  await page.reload(); // pagehide saves them
+  const seen = await page.evaluate(async () => {
+    const { createPubzub } = await import("/pkg/dist/index.js");
+    const broker = createPubzub({ persist: "e2e-retained" });
+    const seen = [];
+    broker.subscribe("draft/+field", (msg, { field }) =>
+      seen.push([field, msg.payload instanceof Uint8Array ? [...msg.payload] : msg.payload, msg.retain]));
+    await broker.ready;
+    return seen.sort();
+  });
+  assert.deepEqual(seen, [["bytes", [0, 255, 7], true], ["title", "Hello", true]]);
+  await context.close();
+});

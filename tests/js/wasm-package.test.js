@@ -18,6 +18,7 @@ const earlyPublishes = [pubzub.publish("early/1", "a"), pubzub.publish("early/2"
 const cancelled = pubzub.subscribe("early/#", () => early.push("cancelled subscription ran"));
 pubzub.unsubscribe(cancelled);
 assert.equal(early.length, 0, "nothing runs before the module is there");
+assert.throws(() => topicMatches("a/#", "a"), (e) => e instanceof PubzubError && /await pubzub.ready/.test(e.message));
 
 const wasm = await readFile(new URL("../../pkg-js/wasm/pubzub_bg.wasm", import.meta.url));
 await load(wasm);
