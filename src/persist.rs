@@ -17,7 +17,8 @@ fn storage() -> Result<web_sys::Storage, JsError> {
 
 /// Saves every retained message under `key`.
 pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
-    let window = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
+    let window = web_sys::window()
+        .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))?;
     let entries = Array::new();
     for msg in local.retained_messages() {
         let (bytes, content_type) = payload::encode(&js::get(&msg, "payload"))?;
@@ -51,7 +52,8 @@ pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
 
 /// Restores what `save` left under `key`; returns how many messages.
 pub fn load(local: &LocalBroker, key: &str) -> Result<u32, JsError> {
-    let window = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
+    let window = web_sys::window()
+        .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))?;
     let Some(text) = storage()?.get_item(key).ok().flatten() else {
         return Ok(0);
     };

@@ -54,22 +54,25 @@ export class Pubzub {
   #queue: Task[] = [];
   #errorHooks = new Set<ErrorHook>();
   #subscriptions = new Set<Subscription>();
+  #failure: unknown;
 
   constructor(options: CreateOptions = {}) {
-    this.ready = moduleReady().then(
-      () => {
+    this.ready = moduleReady()
+      .then(() => {
         const broker = new PageBroker(options);
         broker.onError((error: unknown, message: Message) => {
           for (const hook of this.#errorHooks) hook(error, message);
         });
         this.#broker = broker;
         for (const task of this.#queue.splice(0)) task.run(broker);
-      },
-      (e: unknown) => {
-        for (const task of this.#queue.splice(0)) task.fail(e);
-        throw e;
-      },
-    );
+      })
+      .catch((e: unknown) => {
+        // The module did not load, or the broker could not be made (a corrupt `persist`
+        // entry): every call, queued or later, fails with this error.
+        this.#failure = toPubzubError(e);
+        for (const task of this.#queue.splice(0)) task.fail(this.#failure);
+        throw this.#failure;
+      });
     // Whoever awaits `ready` sees a failure; nobody else needs an unhandled rejection.
     this.ready.catch(() => {});
   }
@@ -85,6 +88,7 @@ export class Pubzub {
         }
       };
       if (this.#broker) run(this.#broker);
+      else if (this.#failure !== undefined) reject(this.#failure);
       else this.#queue.push({ run, fail: reject });
     });
   }

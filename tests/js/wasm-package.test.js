@@ -116,3 +116,11 @@ test("status is known before connecting", async () => {
   const status = await createPubzub().status();
   assert.deepEqual(status, { is_connected: false, session_present: false, client_id: null, routing_id: null, queued: 0, dropped: 0 });
 });
+
+test("a broker that cannot be made fails its queued and later calls with the reason", async () => {
+  const broker = createPubzub({ persist: "key" }); // Node has no sessionStorage
+  const queued = broker.publish("a", 1);
+  await assert.rejects(broker.ready, (e) => e instanceof PubzubError && /sessionStorage/.test(e.message));
+  await assert.rejects(queued, /sessionStorage/);
+  await assert.rejects(broker.publish("a", 2), /sessionStorage/);
+});
