@@ -666,6 +666,7 @@ impl Bridge {
         topic: &str,
         value: &JsValue,
         options: &PublishOptions,
+        delay: u32,
     ) -> Result<u32, JsError> {
         TopicName::try_from(topic)
             .map_err(|e| JsError::new(&format!("invalid will topic \"{topic}\": {e}")))?;
@@ -693,6 +694,7 @@ impl Bridge {
         }
         js::set(&will, "qos", &JsValue::from(options.qos));
         js::set(&will, "retain", &JsValue::from_bool(options.retain));
+        js::set(&will, "delay", &JsValue::from(delay));
         let json = String::from(
             js_sys::JSON::stringify(&will).map_err(|_| JsError::new("cannot encode the will"))?,
         );

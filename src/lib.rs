@@ -248,7 +248,9 @@ impl PageBroker {
     }
 
     /// Registers a will: published on the server when this page goes away without saying
-    /// goodbye. `topic` is `bridge/origin/<server topic>`. Returns the will's id.
+    /// goodbye. `topic` is `bridge/origin/<server topic>`; `options`: `{qos, retain, delay}`,
+    /// `delay` in seconds: a connection that comes back sooner cancels it (a closed page
+    /// publishes it at once). Returns the will's id.
     pub fn lastwill(
         &self,
         topic: &str,
@@ -258,8 +260,14 @@ impl PageBroker {
         let remote = bridge::remote_topic(topic).ok_or_else(|| {
             JsError::new("a lastwill goes to the server: its topic starts with bridge/origin/")
         })?;
+        let delay = js::get(&options, "delay").as_f64().unwrap_or(0.0);
         let options = PublishOptions::from_js(&options)?;
-        self.bridge.add_will(remote, &payload, &options)
+        self.bridge.add_will(
+            remote,
+            &payload,
+            &options,
+            delay.clamp(0.0, f64::from(u32::MAX)) as u32,
+        )
     }
 
     /// Removes a will; false if there was none with this id.

@@ -37,9 +37,10 @@ pubzub.subscribe(ROOM, (msg) => {
 
 const announce = () =>
   pubzub.publish(`${PRESENCE}/${me}`, { name }, { qos: 1, retain: true });
-// When this tab goes, the server clears its presence: an empty retained message.
-await pubzub.lastwill(`${PRESENCE}/${me}`, "", { qos: 1, retain: true });
-// The will also fires when the connection drops: say so again on every reconnect.
+// When this tab goes, the server clears its presence: an empty retained message. A closed tab
+// clears it at once; a lost connection after 5 s, unless the tab is back by then.
+await pubzub.lastwill(`${PRESENCE}/${me}`, "", { qos: 1, retain: true, delay: 5 });
+// After a longer absence the will has fired: say so again on every reconnect.
 let online = false;
 pubzub.on("status", (s) => {
   if (s.is_connected && !online) announce();

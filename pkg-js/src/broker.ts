@@ -10,6 +10,7 @@ import type {
   CallOptions,
   ConnectOptions,
   CreateOptions,
+  LastwillOptions,
   Match,
   Message,
   PublishOptions,
@@ -178,13 +179,14 @@ export class Pubzub {
 
   /**
    * Registers a will on the server: `payload` is published on `topic` (`bridge/origin/...`)
-   * when this page goes away without saying goodbye (closed tab, lost network). Resolves with
-   * the will's id for `removeLastwill`.
+   * when this page goes away without saying goodbye (closed tab, lost network; with
+   * `options.delay`, only if it is not back within that many seconds). Resolves with the
+   * will's id for `removeLastwill`.
    *
    * @example
    * await pubzub.lastwill(`bridge/origin/public/presence/${me}`, "", { retain: true });
    */
-  lastwill(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<number> {
+  lastwill(topic: string, payload?: unknown, options: LastwillOptions = {}): Promise<number> {
     return this.#run((broker) => broker.lastwill(topic, payload, options));
   }
 

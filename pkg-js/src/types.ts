@@ -101,6 +101,14 @@ export interface PublishOptions {
   properties?: Properties;
 }
 
+export interface LastwillOptions extends PublishOptions {
+  /**
+   * Seconds to wait after the connection is lost: a page that reconnects sooner (a network
+   * blip) cancels it. A closed page publishes it at once. 0 by default.
+   */
+  delay?: number;
+}
+
 export interface CallOptions extends PublishOptions {
   /** Milliseconds to wait for the reply (15000 by default). */
   timeout?: number;

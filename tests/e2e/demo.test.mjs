@@ -214,3 +214,36 @@ test("createPubzub({persist}) keeps retained messages across a reload of the pag
   assert.deepEqual(seen, [["bytes", [0, 255, 7], true], ["title", "Hello", true]]);
   await context.close();
 });
+
+test("a lastwill with a delay waits out a network blip and fires when the page stays away", async () => {
+  const watcher = await mqtt.connectAsync(server.ws, { protocolVersion: 5, reconnectPeriod: 0 });
+  const { page, context } = await open("/");
+  try {
+    const seen = [];
+    watcher.on("message", (topic) => seen.push([topic, Date.now()]));
+    await watcher.subscribeAsync("public/tsdelay/#", { qos: 1 });
+    await page.evaluate(async () => {
+      const { createPubzub } = await import("/pkg/dist/index.js");
+      const broker = createPubzub();
+      window.delayed = broker;
+      await broker.connect();
+      await broker.lastwill("bridge/origin/public/tsdelay/gone", "gone", { qos: 1, delay: 1 });
+      await new Promise((r) => setTimeout(r, 200)); // the will reaches the server
+      await broker.disconnect(); // the blip: the server loses the connection...
+      const back = await broker.connect(); // ...and the page resumes its session at once
+      if (!back.session_present) throw new Error("the session was not resumed");
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(seen, [], "a blip shorter than the delay publishes nothing");
+
+    const lostAt = Date.now();
+    await page.evaluate(() => window.delayed.disconnect());
+    for (let i = 0; i < 60 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, 1, "published once the page stayed away");
+    assert.equal(seen[0][0], "public/tsdelay/gone");
+    assert.ok(seen[0][1] - lostAt >= 900, `after ${seen[0][1] - lostAt} ms`);
+  } finally {
+    await context.close();
+    await watcher.endAsync(true);
+  }
+});
