@@ -43,7 +43,7 @@ async function usage(): Promise<void> {
   const status = await pubzub.connect({ url: "ws://127.0.0.1:8080/mqtt-transport" });
   const connected: boolean = status.is_connected;
   const reply: Message<string> = await pubzub.call<string>("bridge/origin/rpc/x", null, { timeout: 100 });
-  const willId: number = await pubzub.lastwill("bridge/origin/public/presence/me", "", { retain: true });
+  const willId: number = await pubzub.lastwill("bridge/origin/public/presence/me", "", { retain: true, delay: 5 });
   const off: () => void = pubzub.on("status", (s) => void s.routing_id);
   try {
     await pubzub.publish("bridge/origin/private", 1, { qos: 1 });
