@@ -153,15 +153,8 @@ fn default_url() -> Result<String, JsError> {
     Ok(format!("{scheme}://{host}/mqtt-transport"))
 }
 
-/// An `Error` named `name` (the npm package turns it into its subclass of that name).
-pub fn named_error(name: &str, message: &str) -> js_sys::Error {
-    let e = js_sys::Error::new(message);
-    e.set_name(name);
-    e
-}
-
 fn server_error(code: ReasonCode) -> JsValue {
-    let e = named_error("ServerError", "the server refused the message");
+    let e = js::named_error("ServerError", "the server refused the message");
     js::set(&e, "reasonCode", &JsValue::from(code as u8));
     e.into()
 }
@@ -252,24 +245,20 @@ impl Bridge {
         }
         let weak = Rc::downgrade(&self.inner);
         let online = Closure::<dyn FnMut()>::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                let bridge = Bridge { inner };
-                let idle = bridge.inner.state.borrow().socket.is_none();
-                if idle && !bridge.inner.state.borrow().stopped {
-                    let mut st = bridge.inner.state.borrow_mut();
+            with(&weak, |b| {
+                {
+                    let mut st = b.inner.state.borrow_mut();
+                    if st.socket.is_some() || st.stopped {
+                        return;
+                    }
                     st.attempt = 0;
                     st.cancel_timer(); // the pending reconnect is this one
-                    drop(st);
-                    bridge.open();
                 }
-            }
+                b.open();
+            })
         });
         let weak = Rc::downgrade(&self.inner);
-        let pagehide = Closure::<dyn FnMut()>::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                Bridge { inner }.leave();
-            }
-        });
+        let pagehide = Closure::<dyn FnMut()>::new(move || with(&weak, Bridge::leave));
         for (name, closure) in [("online", online), ("pagehide", pagehide)] {
             let _ = window.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
             self.inner
@@ -512,10 +501,11 @@ impl Bridge {
                 Event::Dropped { token } => {
                     self.settle(
                         token,
-                        Err(
-                            named_error("QueueFullError", "dropped: the offline queue was full")
-                                .into(),
-                        ),
+                        Err(js::named_error(
+                            "QueueFullError",
+                            "dropped: the offline queue was full",
+                        )
+                        .into()),
                     );
                     self.publish_status();
                 }

@@ -14,6 +14,13 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
     }
 }
 
+/// An `Error` named `name` (the npm package turns it into its subclass of that name).
+pub fn named_error(name: &str, message: &str) -> js_sys::Error {
+    let e = js_sys::Error::new(message);
+    e.set_name(name);
+    e
+}
+
 pub fn set(obj: &Object, key: &str, value: &JsValue) {
     // Setting a property on a fresh, unfrozen plain object cannot fail.
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);

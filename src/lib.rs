@@ -324,7 +324,7 @@ impl PageBroker {
         let on_timeout = Closure::once_into_js(move || {
             if let Some(id) = h.take() {
                 broker.unsubscribe(id);
-                let e = bridge::named_error(
+                let e = js::named_error(
                     "TimeoutError",
                     &format!("no reply on {topic_owned} within the timeout"),
                 );

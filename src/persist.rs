@@ -9,16 +9,23 @@ use crate::js;
 use crate::local::LocalBroker;
 use crate::payload;
 
-fn storage() -> Result<web_sys::Storage, JsError> {
+/// The page's window: persistence needs a browser.
+fn window() -> Result<web_sys::Window, JsError> {
     web_sys::window()
-        .and_then(|w| w.session_storage().ok().flatten())
+        .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))
+}
+
+fn storage() -> Result<web_sys::Storage, JsError> {
+    window()?
+        .session_storage()
+        .ok()
+        .flatten()
         .ok_or_else(|| JsError::new("sessionStorage is not available"))
 }
 
 /// Saves every retained message under `key`.
 pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
-    let window = web_sys::window()
-        .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))?;
+    let window = window()?;
     let entries = Array::new();
     for msg in local.retained_messages() {
         let (bytes, content_type) = payload::encode(&js::get(&msg, "payload"))?;
@@ -52,8 +59,7 @@ pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
 
 /// Restores what `save` left under `key`; returns how many messages.
 pub fn load(local: &LocalBroker, key: &str) -> Result<u32, JsError> {
-    let window = web_sys::window()
-        .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))?;
+    let window = window()?;
     let Some(text) = storage()?.get_item(key).ok().flatten() else {
         return Ok(0);
     };

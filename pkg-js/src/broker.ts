@@ -95,6 +95,18 @@ export class Pubzub {
   }
 
   /**
+   * `#run` for a task whose result may be a Promise from the module: waits for that too, and
+   * turns its rejection into a `PubzubError`.
+   */
+  async #settle<R>(task: (broker: PageBroker) => R): Promise<Awaited<R>> {
+    try {
+      return await this.#run(task);
+    } catch (e) {
+      throw toPubzubError(e);
+    }
+  }
+
+  /**
    * Calls `callback(message, bindings, {topic})` for every message published on a topic that
    * matches `pattern` (or one of several patterns). Named wildcards bind levels: `+id` a
    * string, `#rest` the remaining levels. Patterns under `bridge/origin/` subscribe on the
@@ -153,12 +165,9 @@ export class Pubzub {
    * @example
    * await pubzub.publish("bridge/origin/public/chat/lobby", { from: "ann", text: "hi" }, { qos: 1 });
    */
-  publish(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<void> {
-    return this.#run((broker) => broker.publish(topic, payload, options))
-      .then((result: unknown) => (result instanceof Promise ? result.then(() => undefined) : undefined))
-      .catch((e: unknown) => {
-        throw toPubzubError(e);
-      });
+  async publish(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<void> {
+    // A count for local topics, a Promise of the server's answer for bridge/origin/ ones.
+    await this.#settle((broker) => broker.publish(topic, payload, options));
   }
 
   /**
@@ -170,11 +179,7 @@ export class Pubzub {
    * const reply = await pubzub.call("bridge/origin/rpc/time", null, { timeout: 2000 });
    */
   call<T = unknown>(topic: string, payload?: unknown, options: CallOptions = {}): Promise<Message<T>> {
-    return this.#run((broker) => broker.call(topic, payload, options) as Promise<Message<T>>)
-      .then((reply) => reply)
-      .catch((e: unknown) => {
-        throw toPubzubError(e);
-      });
+    return this.#settle((broker) => broker.call(topic, payload, options) as Promise<Message<T>>);
   }
 
   /**

@@ -154,11 +154,17 @@ async fn takeover_publishes_the_old_connections_will() {
     assert_eq!(w.publish().await.topic, "will/twin");
 }
 
+/// A client watching the `presence/#` topics the `$client` wills below publish on.
+async fn presence_watcher(addr: std::net::SocketAddr) -> V5 {
+    let mut w = V5::simple(addr, "watcher").await;
+    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    w
+}
+
 #[tokio::test]
 async fn client_wills_fire_on_loss_and_can_be_removed() {
     let s = common::start().await;
-    let mut w = V5::simple(s.mqtt, "watcher").await;
-    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    let mut w = presence_watcher(s.mqtt).await;
 
     let mut c = V5::simple(s.mqtt, "page").await;
     let will =
@@ -187,19 +193,20 @@ fn page(addr: std::net::SocketAddr, expiry: u32, resume: bool) -> rumqttc::v5::M
     o
 }
 
+/// A new session of `page` (`expiry` seconds) that registers the will `will` (JSON) as "a".
+async fn page_with_will(addr: std::net::SocketAddr, expiry: u32, will: &str) -> V5 {
+    let (mut c, _) = V5::connect(page(addr, expiry, false)).await;
+    c.publish_acked("$client/page/will/a", will.to_owned(), false)
+        .await;
+    c
+}
+
 #[tokio::test]
 async fn client_wills_of_a_persistent_session_fire_on_each_loss_and_stay_registered() {
     let s = common::start().await;
-    let mut w = V5::simple(s.mqtt, "watcher").await;
-    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    let mut w = presence_watcher(s.mqtt).await;
 
-    let (mut c, _) = V5::connect(page(s.mqtt, 1, false)).await;
-    c.publish_acked(
-        "$client/page/will/a",
-        r#"{"topic":"presence/a","payload":"gone"}"#,
-        false,
-    )
-    .await;
+    let c = page_with_will(s.mqtt, 1, r#"{"topic":"presence/a","payload":"gone"}"#).await;
     c.kill();
     assert_eq!(w.publish().await.topic, "presence/a", "fires on the loss");
 
@@ -221,13 +228,11 @@ async fn client_wills_of_a_persistent_session_fire_on_each_loss_and_stay_registe
 #[tokio::test]
 async fn client_will_delay_holds_back_and_resuming_within_it_cancels() {
     let s = common::start().await;
-    let mut w = V5::simple(s.mqtt, "watcher").await;
-    w.subscribe("presence/#", QoS::AtLeastOnce).await;
-    let (mut c, _) = V5::connect(page(s.mqtt, 60, false)).await;
-    c.publish_acked(
-        "$client/page/will/a",
+    let mut w = presence_watcher(s.mqtt).await;
+    let c = page_with_will(
+        s.mqtt,
+        60,
         r#"{"topic":"presence/a","payload":"gone","delay":1}"#,
-        false,
     )
     .await;
     c.kill();
@@ -248,8 +253,7 @@ async fn client_will_delay_holds_back_and_resuming_within_it_cancels() {
 #[tokio::test]
 async fn client_wills_do_not_fire_after_a_normal_disconnect() {
     let s = common::start().await;
-    let mut w = V5::simple(s.mqtt, "watcher").await;
-    w.subscribe("presence/#", QoS::AtLeastOnce).await;
+    let mut w = presence_watcher(s.mqtt).await;
     let mut c = V5::simple(s.mqtt, "page").await;
     c.publish_acked(
         "$client/page/will/x",

@@ -42,6 +42,26 @@ async function screenshot(page, name) {
   await page.screenshot({ path: new URL(`${name}.png`, artifacts).pathname, fullPage: true });
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An MQTT.js client that records `[topic, payload text, arrival ms]` for every message on
+ * `filter`; `arrival(ms)` waits up to `ms` for the first one.
+ */
+async function mqttWatcher(filter) {
+  const client = await mqtt.connectAsync(server.ws, { protocolVersion: 5, reconnectPeriod: 0 });
+  const seen = [];
+  client.on("message", (topic, payload) => seen.push([topic, payload.toString(), Date.now()]));
+  await client.subscribeAsync(filter, { qos: 1 });
+  return {
+    seen,
+    async arrival(ms) {
+      for (let waited = 0; waited < ms && seen.length === 0; waited += 50) await sleep(50);
+    },
+    close: () => client.endAsync(true),
+  };
+}
+
 test("the landing page links every demo and the bridge connects", async () => {
   const { page, context, problems } = await open("/");
   for (const name of ["Chat", "Live dashboard", "Topic inspector"]) {
@@ -164,13 +184,9 @@ test("the package's errors in a page: ServerError with the reason code, TimeoutE
 });
 
 test("the package's lastwill, removeLastwill and disconnect, watched by MQTT.js", async () => {
-  const watcher = await mqtt.connectAsync(server.ws, { protocolVersion: 5, reconnectPeriod: 0 });
+  const watcher = await mqttWatcher("public/tswill/#");
   const { page, context } = await open("/");
   try {
-    const seen = [];
-    watcher.on("message", (topic, payload) => seen.push([topic, payload.toString()]));
-    await watcher.subscribeAsync("public/tswill/#", { qos: 1 });
-
     const status = await page.evaluate(async () => {
       const { createPubzub } = await import("/pkg/dist/index.js");
       const broker = createPubzub();
@@ -184,12 +200,15 @@ test("the package's lastwill, removeLastwill and disconnect, watched by MQTT.js"
       return status;
     });
     assert.equal(status.is_connected, true);
-    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300)); // a removed will would have come by now
-    assert.deepEqual(seen, [["public/tswill/kept", "kept will"]]);
+    await watcher.arrival(5000);
+    await sleep(300); // a removed will would have come by now
+    assert.deepEqual(
+      watcher.seen.map(([topic, text]) => [topic, text]),
+      [["public/tswill/kept", "kept will"]],
+    );
   } finally {
     await context.close();
-    await watcher.endAsync(true);
+    await watcher.close();
   }
 });
 
@@ -216,12 +235,10 @@ test("createPubzub({persist}) keeps retained messages across a reload of the pag
 });
 
 test("a lastwill with a delay waits out a network blip and fires when the page stays away", async () => {
-  const watcher = await mqtt.connectAsync(server.ws, { protocolVersion: 5, reconnectPeriod: 0 });
+  const watcher = await mqttWatcher("public/tsdelay/#");
   const { page, context } = await open("/");
+  const { seen } = watcher;
   try {
-    const seen = [];
-    watcher.on("message", (topic) => seen.push([topic, Date.now()]));
-    await watcher.subscribeAsync("public/tsdelay/#", { qos: 1 });
     await page.evaluate(async () => {
       const { createPubzub } = await import("/pkg/dist/index.js");
       const broker = createPubzub();
@@ -233,17 +250,18 @@ test("a lastwill with a delay waits out a network blip and fires when the page s
       const back = await broker.connect(); // ...and the page resumes its session at once
       if (!back.session_present) throw new Error("the session was not resumed");
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     assert.deepEqual(seen, [], "a blip shorter than the delay publishes nothing");
 
     const lostAt = Date.now();
     await page.evaluate(() => window.delayed.disconnect());
-    for (let i = 0; i < 60 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await watcher.arrival(3000);
     assert.equal(seen.length, 1, "published once the page stayed away");
-    assert.equal(seen[0][0], "public/tsdelay/gone");
-    assert.ok(seen[0][1] - lostAt >= 900, `after ${seen[0][1] - lostAt} ms`);
+    const [topic, , arrivedAt] = seen[0];
+    assert.equal(topic, "public/tsdelay/gone");
+    assert.ok(arrivedAt - lostAt >= 900, `after ${arrivedAt - lostAt} ms`);
   } finally {
     await context.close();
-    await watcher.endAsync(true);
+    await watcher.close();
   }
 });
