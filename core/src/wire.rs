@@ -7,7 +7,7 @@
 //! the rare case the section reaches 128 bytes. A PUBLISH payload is appended only after the
 //! remaining length is final, so it is never moved.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::{ByteStr, DecodeError, EncodeError};
 
@@ -186,34 +186,70 @@ pub(crate) trait Sink {
 }
 
 /// Appends encoded bytes to a buffer.
+///
+/// It writes into the buffer's spare capacity through its own length and commits that length
+/// when it grows the buffer and when it is dropped: one capacity check per write instead of
+/// `BytesMut`'s check, copy and length update.
 pub(crate) struct Writer<'a> {
     buf: &'a mut BytesMut,
+    /// The buffer's length including what is written but not yet committed.
+    len: usize,
     error: Option<EncodeError>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut BytesMut) -> Self {
-        Writer { buf, error: None }
+        let len = buf.len();
+        Writer {
+            buf,
+            len,
+            error: None,
+        }
     }
 
     /// The first error, if any.
-    pub fn error(self) -> Option<EncodeError> {
-        self.error
+    pub fn error(mut self) -> Option<EncodeError> {
+        self.error.take()
     }
 
     /// Writes what `head` writes prefixed by the length of it plus `tail`, then `tail`: the
     /// remaining length of a packet whose payload is `tail`. `head_hint` is a guess at the
     /// head's length, used to reserve the length field's width up front.
     pub fn put_prefixed(&mut self, head_hint: usize, head: impl FnOnce(&mut Self), tail: &[u8]) {
-        let at = self.buf.len();
+        let at = self.len;
         let reserved = varint_len(head_hint + tail.len());
-        for _ in 0..reserved {
-            self.buf.put_u8(0); // byte by byte: no memcpy call for 1 to 4 bytes
-        }
+        // Placeholder bytes: one four-byte store, of which `reserved` count.
+        let at_ptr = self.room(4);
+        // SAFETY: `room` returned space for four bytes.
+        unsafe { at_ptr.cast::<[u8; 4]>().write_unaligned([0; 4]) };
+        self.len += reserved;
         head(self);
-        let head_len = self.buf.len() - at - reserved;
+        let head_len = self.len - at - reserved;
         self.patch_length(at, reserved, head_len, head_len + tail.len());
-        self.buf.extend_from_slice(tail);
+        self.put_slice(tail);
+    }
+
+    /// A pointer to `n` bytes of spare capacity at the end of what is written.
+    #[inline]
+    fn room(&mut self, n: usize) -> *mut u8 {
+        if self.buf.capacity() - self.len < n {
+            self.grow(n);
+        }
+        // SAFETY: `len <= capacity` always holds, and the check above (or `grow`) leaves `n`
+        // bytes of capacity after `len`.
+        unsafe { self.buf.as_mut_ptr().add(self.len) }
+    }
+
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        self.commit();
+        self.buf.reserve(n);
+    }
+
+    /// Makes the bytes written so far part of the buffer.
+    fn commit(&mut self) {
+        // SAFETY: every byte below `len` has been written by this writer or was there before.
+        unsafe { self.buf.set_len(self.len) }
     }
 
     /// Writes `len` as a variable byte integer at `at`, where `reserved` placeholder bytes
@@ -230,9 +266,9 @@ impl<'a> Writer<'a> {
         let mut v = len;
         for i in 0..width {
             let more = if i + 1 < width { 0x80 } else { 0 };
-            if let Some(byte) = self.buf.get_mut(at + i) {
-                *byte = (v & 0x7F) as u8 | more;
-            }
+            assert!(at + i < self.len);
+            // SAFETY: inside what has been written (checked above).
+            unsafe { *self.buf.as_mut_ptr().add(at + i) = (v & 0x7F) as u8 | more };
             v >>= 7;
         }
     }
@@ -241,6 +277,7 @@ impl<'a> Writer<'a> {
     /// reservation is a good guess).
     #[cold]
     fn resize_field(&mut self, at: usize, reserved: usize, moved: usize, width: usize) {
+        self.commit();
         let body = at + reserved..at + reserved + moved;
         if width > reserved {
             self.buf.resize(body.end + width - reserved, 0);
@@ -249,31 +286,56 @@ impl<'a> Writer<'a> {
             self.buf.copy_within(body.clone(), at + width);
             self.buf.truncate(body.end - (reserved - width));
         }
+        self.len = self.buf.len();
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        self.commit();
     }
 }
 
 impl Sink for Writer<'_> {
+    #[inline]
     fn put_u8(&mut self, v: u8) {
-        self.buf.put_u8(v);
+        let at = self.room(1);
+        // SAFETY: `room` returned space for one byte.
+        unsafe { at.write(v) };
+        self.len += 1;
     }
+    #[inline]
     fn put_slice(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
+        let at = self.room(v.len());
+        // SAFETY: `room` returned space for `v.len()` bytes, and `v` cannot overlap the
+        // spare capacity that `self` borrows mutably.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), at, v.len()) };
+        self.len += v.len();
     }
-    fn put_u16(&mut self, v: u16) {
-        self.buf.put_u16(v);
-    }
-    fn put_u32(&mut self, v: u32) {
-        self.buf.put_u32(v);
+    /// One capacity check for the length and the bytes.
+    #[inline]
+    fn put_binary(&mut self, v: &[u8]) {
+        let Ok(n) = u16::try_from(v.len()) else {
+            return self.fail(EncodeError::FieldTooLong(v.len()));
+        };
+        let at = self.room(2 + v.len());
+        // SAFETY: `room` returned space for the two length bytes and `v`, which cannot overlap
+        // the spare capacity that `self` borrows mutably.
+        unsafe {
+            at.cast::<[u8; 2]>().write_unaligned(n.to_be_bytes());
+            std::ptr::copy_nonoverlapping(v.as_ptr(), at.add(2), v.len());
+        }
+        self.len += 2 + v.len();
     }
     fn fail(&mut self, e: EncodeError) {
         self.error.get_or_insert(e);
     }
     fn put_section(&mut self, items: impl FnOnce(&mut Self)) {
         // Property sections are short: one byte for the length is the usual width.
-        let at = self.buf.len();
-        self.buf.put_u8(0);
+        let at = self.len;
+        self.put_u8(0);
         items(self);
-        let len = self.buf.len() - at - 1;
+        let len = self.len - at - 1;
         self.patch_length(at, 1, len, len);
     }
 }
