@@ -16,6 +16,9 @@ cargo clippy -p pubzub-core --no-default-features -- -D warnings # the page's cl
 step "cargo test (workspace)"
 cargo test --workspace
 
+step "pubzub-core as the page builds it (tree and retained store over sorted vectors)"
+cargo test -p pubzub-core --no-default-features --lib --test tree_props
+
 step "pubzub-core builds for wasm32"
 cargo build -p pubzub-core --target wasm32-unknown-unknown
 

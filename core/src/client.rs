@@ -19,7 +19,9 @@
 //! - Topic aliases for topics sent again, within the server's Topic Alias Maximum.
 //! - Keep alive: PINGREQ when idle, and a verdict when PINGRESP does not come.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::level_map::LevelMap;
 use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
@@ -149,7 +151,7 @@ pub struct ClientSession {
     /// Filters in the order first subscribed (a Vec: few, and small code in the page bundle).
     subs: Vec<(ByteStr, Sub)>,
     /// Subscribe/unsubscribe waiting for a connection (applied on connect).
-    aliases: HashMap<ByteStr, u16>,
+    aliases: LevelMap<ByteStr, u16>,
     next_packet_id: u16,
     last_sent: Timestamp,
     ping_sent: Option<Timestamp>,
@@ -171,7 +173,7 @@ impl ClientSession {
             inflight: VecDeque::new(),
             qos2_in: Vec::new(),
             subs: Vec::new(),
-            aliases: HashMap::new(),
+            aliases: LevelMap::new(),
             next_packet_id: 1,
             last_sent: Timestamp(0),
             ping_sent: None,

@@ -48,6 +48,7 @@ pub mod bytestr;
 pub mod client;
 pub mod codec;
 pub mod error;
+mod level_map;
 pub mod packet;
 pub mod reason;
 pub mod retained;

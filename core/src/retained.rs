@@ -7,7 +7,9 @@
 //! messages are never returned and are dropped by [`RetainedStore::expire`].
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use crate::level_map::LevelMap;
 
 use crate::{ByteStr, Publish, Timestamp, TopicName};
 
@@ -26,14 +28,14 @@ impl<M> Retained<M> {
 }
 
 struct Node<M> {
-    children: HashMap<ByteStr, Node<M>>,
+    children: LevelMap<ByteStr, Node<M>>,
     retained: Option<Retained<M>>,
 }
 
 impl<M> Default for Node<M> {
     fn default() -> Self {
         Node {
-            children: HashMap::new(),
+            children: LevelMap::new(),
             retained: None,
         }
     }

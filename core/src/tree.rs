@@ -1,7 +1,7 @@
 //! The subscription tree: which subscriptions does a topic reach, and what do their named
 //! wildcards bind?
 //!
-//! Filters without wildcards live in a hash map keyed by the whole topic (one look-up per
+//! Filters without wildcards live in a map keyed by the whole topic (one look-up per
 //! publish). Wildcard filters live in a trie with one node per level; matching a topic walks
 //! at most two children per level (the literal one and `+`) and collects `#` subscribers on the
 //! way. Removing the last subscription of a node frees it and its empty ancestors.
@@ -9,7 +9,7 @@
 //! Matches come out in a stable order: exact subscriptions first, then trie subscriptions by
 //! filter; the subscriptions of one filter always in insertion order.
 
-use std::collections::HashMap;
+use crate::level_map::LevelMap;
 
 use crate::{Bindings, ByteStr, Pattern};
 
@@ -30,7 +30,7 @@ struct Entry<T> {
 }
 
 struct Node<T> {
-    literal: HashMap<ByteStr, Node<T>>,
+    literal: LevelMap<ByteStr, Node<T>>,
     plus: Option<Box<Node<T>>>,
     /// Filters ending in `#` here: they match this level's topic and everything below it.
     hash: Vec<Entry<T>>,
@@ -41,7 +41,7 @@ struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
-            literal: HashMap::new(),
+            literal: LevelMap::new(),
             plus: None,
             hash: Vec::new(),
             here: Vec::new(),
@@ -76,19 +76,19 @@ impl<T> Match<'_, T> {
 
 /// Subscriptions with values of type `T` (a session id on the server, a callback in the page).
 pub struct SubscriptionTree<T> {
-    exact: HashMap<ByteStr, Vec<Entry<T>>>,
+    exact: LevelMap<ByteStr, Vec<Entry<T>>>,
     root: Node<T>,
     /// Where each subscription lives: its match filter (the trie path, or the exact topic).
-    index: HashMap<SubscriptionKey, ByteStr>,
+    index: LevelMap<SubscriptionKey, ByteStr>,
     next_key: u64,
 }
 
 impl<T> Default for SubscriptionTree<T> {
     fn default() -> Self {
         SubscriptionTree {
-            exact: HashMap::new(),
+            exact: LevelMap::new(),
             root: Node::default(),
-            index: HashMap::new(),
+            index: LevelMap::new(),
             next_key: 0,
         }
     }
