@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 wasm-pack build --mode no-install --release --target web --out-dir pkg-js/wasm --out-name pubzub .
+# One- or two-letter import and export names instead of wasm-bindgen's hashed ones.
+node scripts/minify-wasm-names.mjs pkg-js/wasm pubzub
 # wasm-pack writes a package.json and README of its own; the package is pkg-js itself.
 rm -f pkg-js/wasm/package.json pkg-js/wasm/README.md pkg-js/wasm/.gitignore
 npx tsc -p pkg-js
