@@ -92,6 +92,7 @@ impl Decoder {
         Ok(Some(packet))
     }
 
+    #[inline(always)]
     fn decode_body(&self, first: u8, r: &mut Reader) -> Result<Packet, DecodeError> {
         let packet_type = PacketType::from_nibble(first >> 4)?;
         let flags = first & 0x0F;

@@ -93,16 +93,30 @@ impl Reader {
     /// UTF-8 Encoded String [MQTT-1.5.4]: well-formed and without U+0000.
     pub fn string(&mut self) -> Result<ByteStr, DecodeError> {
         let bytes = self.binary()?;
-        // Fast path for the usual case, ASCII without NUL: one branch-free (vectorisable) pass
-        // instead of a NUL search plus UTF-8 validation.
-        let plain_ascii = bytes
-            .iter()
-            .fold(true, |ok, &b| ok & (b.wrapping_sub(1) < 0x7F));
+        // Fast path for the usual case, ASCII without NUL: one pass instead of a NUL search
+        // plus UTF-8 validation.
+        let plain_ascii = is_plain_ascii(&bytes);
         if !plain_ascii && bytes.contains(&0) {
             return Err(DecodeError::NullCharacter);
         }
         ByteStr::from_utf8_checked_if(bytes, !plain_ascii).map_err(|_| DecodeError::InvalidUtf8)
     }
+}
+
+/// Whether `bytes` are all ASCII and none is NUL: eight bytes per step (a byte with its high bit
+/// set, or one that is zero, sets its high bit in `x | (x - 0x01..01) & !x`).
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut bad = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        bad |= (x | (x.wrapping_sub(ONES) & !x)) & HIGH;
+    }
+    bad == 0 && chunks.remainder().iter().all(|&b| b.wrapping_sub(1) < 0x7F)
 }
 
 /// Reads a variable byte integer from the front of `buf`: `Ok(None)` when `buf` ends before
@@ -410,6 +424,23 @@ mod tests {
         let mut w = Writer::new(&mut out);
         w.put_varint(VARINT_MAX + 1);
         assert_eq!(w.error(), Some(EncodeError::VarIntTooLarge(VARINT_MAX + 1)));
+    }
+
+    #[test]
+    fn plain_ascii_is_found_in_whole_words_and_in_the_tail() {
+        let text = b"sensors/building-7/floor-3/temperature";
+        assert!(is_plain_ascii(text) && is_plain_ascii(b""));
+        // Every position, so that both the eight-byte steps and the tail see each bad byte.
+        for at in 0..text.len() {
+            for bad in [0x00, 0x80, 0xC3, 0xFF] {
+                let mut t = text.to_vec();
+                t[at] = bad;
+                assert!(!is_plain_ascii(&t), "byte {bad:#x} at {at}");
+            }
+            let mut t = text.to_vec();
+            t[at] = 0x7F; // DEL is ASCII and allowed
+            assert!(is_plain_ascii(&t));
+        }
     }
 
     #[test]
