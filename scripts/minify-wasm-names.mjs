@@ -84,28 +84,20 @@ js = replaceExactly(
   1,
   `module ${oldModule}`,
 );
+// Exports: renamed in one pass each, so a new name can never be renamed again.
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-for (const [long, short] of mapping.exports) {
+const exports = new Map(mapping.exports);
+for (const [long, short] of exports) {
   if (!identifier.test(short)) throw new Error(`export ${long} became ${short}`);
-  const uses = js.match(new RegExp(`\\bwasm\\.${escape(long)}\\b`, "g"))?.length ?? 0;
-  js = replaceExactly(js, new RegExp(`\\bwasm\\.${escape(long)}\\b`, "g"), `wasm.${short}`, uses, long);
-  // The declarations list the exports wasm-bindgen exposes (not, e.g., its abort handler).
-  const declared = (text, prefix) => text.match(new RegExp(`${prefix}${escape(long)}:`, "g"))?.length ?? 0;
-  dts = replaceExactly(
-    dts,
-    new RegExp(`readonly ${escape(long)}:`),
-    `readonly ${short}:`,
-    declared(dts, "readonly "),
-    long,
-  );
-  wasmDts = replaceExactly(
-    wasmDts,
-    new RegExp(`export const ${escape(long)}:`),
-    `export const ${short}:`,
-    declared(wasmDts, "export const "),
-    long,
-  );
 }
+const rename = (prefix, suffix = "") => (whole, name) =>
+  exports.has(name) ? `${prefix}${exports.get(name)}${suffix}` : whole;
+js = js.replace(/\bwasm\.([A-Za-z0-9_$]+)\b/g, rename("wasm."));
+const left = [...js.matchAll(/\bwasm\.([A-Za-z0-9_$]+)\b/g)].filter(([, n]) => !identifier.test(n) || n.length > 2);
+if (left.length) throw new Error(`exports the mapping does not name: ${left.map(([w]) => w).join(", ")}`);
+// The declarations list the exports wasm-bindgen exposes (not, e.g., its abort handler).
+dts = dts.replace(/\breadonly ([A-Za-z0-9_$]+):/g, rename("readonly ", ":"));
+wasmDts = wasmDts.replace(/\bexport const ([A-Za-z0-9_$]+):/g, rename("export const ", ":"));
 
 writeFileSync(glue, js);
 writeFileSync(types, dts);
