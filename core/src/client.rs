@@ -20,12 +20,11 @@
 //! - Keep alive: PINGREQ when idle, and a verdict when PINGRESP does not come.
 
 use std::collections::VecDeque;
-
-use crate::level_map::LevelMap;
 use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::level_map::LevelMap;
 use crate::{
     Ack, ByteStr, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, PacketId,
     ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
@@ -150,7 +149,7 @@ pub struct ClientSession {
     qos2_in: Vec<u16>,
     /// Filters in the order first subscribed (a Vec: few, and small code in the page bundle).
     subs: Vec<(ByteStr, Sub)>,
-    /// Subscribe/unsubscribe waiting for a connection (applied on connect).
+    /// Topic aliases given out on this connection, by topic.
     aliases: LevelMap<ByteStr, u16>,
     next_packet_id: u16,
     last_sent: Timestamp,

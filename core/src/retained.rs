@@ -10,7 +10,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::level_map::LevelMap;
-
 use crate::{ByteStr, Publish, Timestamp, TopicName};
 
 /// A retained message as stored.

@@ -10,7 +10,6 @@
 //! filter; the subscriptions of one filter always in insertion order.
 
 use crate::level_map::LevelMap;
-
 use crate::{Bindings, ByteStr, Pattern};
 
 /// Identifies one subscription in one tree, for removal and look-up.
