@@ -1,6 +1,8 @@
 //! A map from fresh ids (subscription handles, publication tokens) to values, kept in a Vec.
 //! A page holds few entries at a time and removes mostly the oldest first; a Vec is far less
-//! code in the bundle than a HashMap instantiated once per value type.
+//! code in the bundle than a HashMap instantiated once per value type. Not pubzub-core's sorted
+//! `LevelMap`: ids only grow, so appending without a search is less code still (using the sorted
+//! map here measured 0.24 KB more gzip).
 
 pub struct IdMap<K, V> {
     entries: Vec<(K, V)>,
