@@ -139,6 +139,21 @@ pub(crate) fn read_varint(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeErro
     }
 }
 
+/// `value` as a variable byte integer: its bytes, of which the first `n` count, and `n`.
+fn varint_bytes(value: usize) -> Result<([u8; 4], usize), EncodeError> {
+    if value > VARINT_MAX {
+        return Err(EncodeError::VarIntTooLarge(value));
+    }
+    let (mut bytes, mut v, mut n) = ([0; 4], value, 0);
+    while v >= 0x80 {
+        bytes[n] = v as u8 | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    bytes[n] = v as u8;
+    Ok((bytes, n + 1))
+}
+
 /// Number of bytes `value` takes as a variable byte integer.
 pub(crate) fn varint_len(value: usize) -> usize {
     match value {
@@ -160,65 +175,72 @@ pub(crate) trait Sink {
         self.put_slice(&v.to_be_bytes());
     }
 
-    fn put_u32(&mut self, v: u32) {
-        self.put_slice(&v.to_be_bytes());
-    }
-
     fn put_varint(&mut self, value: usize) {
-        if value > VARINT_MAX {
-            return self.fail(EncodeError::VarIntTooLarge(value));
-        }
-        let mut v = value;
-        loop {
-            let byte = (v & 0x7F) as u8;
-            v >>= 7;
-            if v == 0 {
-                return self.put_u8(byte);
-            }
-            self.put_u8(byte | 0x80);
+        match varint_bytes(value) {
+            Ok((bytes, n)) => self.put_slice(&bytes[..n]),
+            Err(e) => self.fail(e),
         }
     }
 
     /// Binary Data or the bytes of a UTF-8 string, with its two-byte length.
-    fn put_binary(&mut self, v: &[u8]) {
-        match u16::try_from(v.len()) {
-            Ok(n) => {
-                self.put_u16(n);
-                self.put_slice(v);
-            }
-            Err(_) => self.fail(EncodeError::FieldTooLong(v.len())),
-        }
-    }
+    fn put_binary(&mut self, v: &[u8]);
 
     fn put_str(&mut self, v: &str) {
         self.put_binary(v.as_bytes());
     }
 
-    /// A section prefixed by its length as a variable byte integer (a property set), then what
-    /// `items` writes.
-    fn put_section(&mut self, items: impl FnOnce(&mut Self));
+    /// A byte `tag` (a property identifier), then `v`.
+    fn put_tagged(&mut self, tag: u8, v: &[u8]);
+
+    /// A byte `tag`, then `v` as Binary Data (with its two-byte length).
+    fn put_tagged_binary(&mut self, tag: u8, v: &[u8]);
+
+    /// Opens a section prefixed by its length as a variable byte integer (a property set);
+    /// [`Sink::close_section`] writes the length once the section's items are written.
+    fn open_section(&mut self) -> Prefixed;
+    fn close_section(&mut self, section: Prefixed);
+}
+
+/// A section opened by [`Writer::open_prefixed`]: where its length field is, and how many
+/// bytes were reserved for it.
+pub(crate) struct Prefixed {
+    at: usize,
+    reserved: usize,
 }
 
 /// Appends encoded bytes to a buffer.
 ///
-/// It writes into the buffer's spare capacity through its own length and commits that length
+/// It writes into the buffer's spare capacity through its own pointers and commits the length
 /// when it grows the buffer and when it is dropped: one capacity check per write instead of
-/// `BytesMut`'s check, copy and length update.
+/// `BytesMut`'s check, copy and length update. Its rare paths take the buffer, not the
+/// writer, so that the compiler can keep the pointers in registers.
 pub(crate) struct Writer<'a> {
     buf: &'a mut BytesMut,
-    /// The buffer's length including what is written but not yet committed.
-    len: usize,
+    /// The buffer's start, the end of what is written (committed or not) and the end of its
+    /// capacity, kept here so that a write needs no look into `buf`; refreshed whenever the
+    /// buffer grows. `start <= cur <= end`.
+    start: *mut u8,
+    cur: *mut u8,
+    end: *mut u8,
     error: Option<EncodeError>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut BytesMut) -> Self {
-        let len = buf.len();
+        let (start, cur, end) = pointers(buf);
         Writer {
             buf,
-            len,
+            start,
+            cur,
+            end,
             error: None,
         }
+    }
+
+    /// The buffer's length including what is written but not yet committed.
+    #[cfg_attr(feature = "server", inline(always))]
+    fn len(&self) -> usize {
+        self.cur as usize - self.start as usize
     }
 
     /// The first error, if any.
@@ -226,44 +248,57 @@ impl<'a> Writer<'a> {
         self.error.take()
     }
 
-    /// Writes what `head` writes prefixed by the length of it plus `tail`, then `tail`: the
-    /// remaining length of a packet whose payload is `tail`. `head_hint` is a guess at the
-    /// head's length, used to reserve the length field's width up front.
-    pub fn put_prefixed(&mut self, head_hint: usize, head: impl FnOnce(&mut Self), tail: &[u8]) {
-        let at = self.len;
-        let reserved = varint_len(head_hint + tail.len());
+    /// Opens a section whose length, a variable byte integer, precedes it: writes a
+    /// placeholder `hint_len` wide (the width of the length it expects) and returns where the
+    /// section starts, for [`Writer::close_prefixed`].
+    #[cfg_attr(feature = "server", inline(always))]
+    pub fn open_prefixed(&mut self, hint_len: usize) -> Prefixed {
+        let at = self.len();
+        let reserved = varint_len(hint_len);
         // Placeholder bytes: one four-byte store, of which `reserved` count.
-        let at_ptr = self.room(4);
-        // SAFETY: `room` returned space for four bytes.
-        unsafe { at_ptr.cast::<[u8; 4]>().write_unaligned([0; 4]) };
-        self.len += reserved;
-        head(self);
-        let head_len = self.len - at - reserved;
-        self.patch_length(at, reserved, head_len, head_len + tail.len());
-        self.put_slice(tail);
-    }
-
-    /// A pointer to `n` bytes of spare capacity at the end of what is written.
-    #[inline]
-    fn room(&mut self, n: usize) -> *mut u8 {
-        if self.buf.capacity() - self.len < n {
-            self.grow(n);
+        self.room(4);
+        // SAFETY: `room` made space for four bytes at `cur`.
+        unsafe {
+            self.cur.cast::<[u8; 4]>().write_unaligned([0; 4]);
+            self.cur = self.cur.add(reserved);
         }
-        // SAFETY: `len <= capacity` always holds, and the check above (or `grow`) leaves `n`
-        // bytes of capacity after `len`.
-        unsafe { self.buf.as_mut_ptr().add(self.len) }
+        Prefixed { at, reserved }
     }
 
-    #[cold]
-    fn grow(&mut self, n: usize) {
-        self.commit();
-        self.buf.reserve(n);
+    /// Patches the length of the section opened as `p`, counting `tail_len` bytes to be
+    /// written after it (a payload) as part of it.
+    #[cfg_attr(feature = "server", inline(always))]
+    pub fn close_prefixed(&mut self, p: Prefixed, tail_len: usize) {
+        let head_len = self.len() - p.at - p.reserved;
+        self.patch_length(p.at, p.reserved, head_len, head_len + tail_len);
+    }
+
+    /// Makes sure `n` bytes of spare capacity follow `cur`.
+    #[cfg_attr(feature = "server", inline(always))]
+    fn room(&mut self, n: usize) {
+        if (self.end as usize - self.cur as usize) < n {
+            (self.start, self.cur, self.end) = grow(self.buf, self.len(), n);
+        }
+    }
+
+    /// Writes `v` at `cur` and moves past it.
+    ///
+    /// # Safety
+    /// [`Writer::room`] must have made space for `v` since.
+    #[cfg_attr(feature = "server", inline(always))]
+    unsafe fn put_unchecked(&mut self, v: &[u8]) {
+        // SAFETY: the caller made room; `v` cannot overlap the spare capacity that `self`
+        // borrows mutably.
+        unsafe {
+            std::ptr::copy_nonoverlapping(v.as_ptr(), self.cur, v.len());
+            self.cur = self.cur.add(v.len());
+        }
     }
 
     /// Makes the bytes written so far part of the buffer.
     fn commit(&mut self) {
         // SAFETY: every byte below `len` has been written by this writer or was there before.
-        unsafe { self.buf.set_len(self.len) }
+        unsafe { self.buf.set_len(self.len()) }
     }
 
     /// Writes `len` as a variable byte integer at `at`, where `reserved` placeholder bytes
@@ -275,33 +310,64 @@ impl<'a> Writer<'a> {
         }
         let width = varint_len(len);
         if width != reserved {
-            self.resize_field(at, reserved, moved, width);
+            let written = self.len();
+            (self.start, self.cur, self.end) =
+                resize_field(self.buf, written, at..at + reserved, moved, width);
         }
-        let mut v = len;
-        for i in 0..width {
-            let more = if i + 1 < width { 0x80 } else { 0 };
-            assert!(at + i < self.len);
-            // SAFETY: inside what has been written (checked above).
-            unsafe { *self.buf.as_mut_ptr().add(at + i) = (v & 0x7F) as u8 | more };
+        assert!(at + width <= self.len());
+        // SAFETY: the `width` bytes from `at` are inside what has been written (checked above).
+        let field = unsafe { self.start.add(at) };
+        let (mut v, mut i) = (len, 0);
+        while v >= 0x80 {
+            // SAFETY: as above; `i < width - 1` while more than seven bits are left.
+            unsafe { field.add(i).write(v as u8 | 0x80) };
             v >>= 7;
+            i += 1;
         }
+        // SAFETY: as above; `i == width - 1`.
+        unsafe { field.add(i).write(v as u8) };
     }
+}
 
-    /// Gives a length field another width by shifting the `moved` bytes after it (rare: the
-    /// reservation is a good guess).
-    #[cold]
-    fn resize_field(&mut self, at: usize, reserved: usize, moved: usize, width: usize) {
-        self.commit();
-        let body = at + reserved..at + reserved + moved;
-        if width > reserved {
-            self.buf.resize(body.end + width - reserved, 0);
-            self.buf.copy_within(body, at + width);
-        } else {
-            self.buf.copy_within(body.clone(), at + width);
-            self.buf.truncate(body.end - (reserved - width));
-        }
-        self.len = self.buf.len();
+/// A buffer's start, the end of its bytes and the end of its capacity.
+fn pointers(buf: &mut BytesMut) -> (*mut u8, *mut u8, *mut u8) {
+    let start = buf.as_mut_ptr();
+    // SAFETY: a buffer's length and capacity are within its allocation.
+    unsafe { (start, start.add(buf.len()), start.add(buf.capacity())) }
+}
+
+/// Commits the `len` bytes a writer has written to `buf`, then makes room for `n` more.
+#[cold]
+fn grow(buf: &mut BytesMut, len: usize, n: usize) -> (*mut u8, *mut u8, *mut u8) {
+    // SAFETY: every byte below `len` has been written by the writer or was there before.
+    unsafe { buf.set_len(len) };
+    buf.reserve(n);
+    pointers(buf)
+}
+
+/// Commits the `len` bytes a writer has written to `buf`, then gives the length field at
+/// `field` another width by shifting the `moved` bytes after it (rare: the reservation is a
+/// good guess).
+#[cold]
+fn resize_field(
+    buf: &mut BytesMut,
+    len: usize,
+    field: std::ops::Range<usize>,
+    moved: usize,
+    width: usize,
+) -> (*mut u8, *mut u8, *mut u8) {
+    // SAFETY: as in `grow`.
+    unsafe { buf.set_len(len) };
+    let (at, reserved) = (field.start, field.len());
+    let body = field.end..field.end + moved;
+    if width > reserved {
+        buf.resize(body.end + width - reserved, 0);
+        buf.copy_within(body, at + width);
+    } else {
+        buf.copy_within(body.clone(), at + width);
+        buf.truncate(body.end - (reserved - width));
     }
+    pointers(buf)
 }
 
 impl Drop for Writer<'_> {
@@ -313,18 +379,15 @@ impl Drop for Writer<'_> {
 impl Sink for Writer<'_> {
     #[inline]
     fn put_u8(&mut self, v: u8) {
-        let at = self.room(1);
-        // SAFETY: `room` returned space for one byte.
-        unsafe { at.write(v) };
-        self.len += 1;
+        self.room(1);
+        // SAFETY: `room` made space for one byte.
+        unsafe { self.put_unchecked(&[v]) };
     }
     #[inline]
     fn put_slice(&mut self, v: &[u8]) {
-        let at = self.room(v.len());
-        // SAFETY: `room` returned space for `v.len()` bytes, and `v` cannot overlap the
-        // spare capacity that `self` borrows mutably.
-        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), at, v.len()) };
-        self.len += v.len();
+        self.room(v.len());
+        // SAFETY: `room` made space for `v`.
+        unsafe { self.put_unchecked(v) };
     }
     /// One capacity check for the length and the bytes.
     #[inline]
@@ -332,31 +395,64 @@ impl Sink for Writer<'_> {
         let Ok(n) = u16::try_from(v.len()) else {
             return self.fail(EncodeError::FieldTooLong(v.len()));
         };
-        let at = self.room(2 + v.len());
-        // SAFETY: `room` returned space for the two length bytes and `v`, which cannot overlap
-        // the spare capacity that `self` borrows mutably.
+        self.room(2 + v.len());
+        // SAFETY: `room` made space for the two length bytes and `v`.
         unsafe {
-            at.cast::<[u8; 2]>().write_unaligned(n.to_be_bytes());
-            std::ptr::copy_nonoverlapping(v.as_ptr(), at.add(2), v.len());
+            self.put_unchecked(&n.to_be_bytes());
+            self.put_unchecked(v);
         }
-        self.len += 2 + v.len();
+    }
+    /// One capacity check for the tag and the bytes.
+    #[cfg_attr(feature = "server", inline(always))]
+    fn put_tagged(&mut self, tag: u8, v: &[u8]) {
+        self.room(1 + v.len());
+        // SAFETY: `room` made space for the tag and `v`.
+        unsafe {
+            self.put_unchecked(&[tag]);
+            self.put_unchecked(v);
+        }
+    }
+    /// One capacity check for the tag, the length and the bytes.
+    #[cfg_attr(feature = "server", inline(always))]
+    fn put_tagged_binary(&mut self, tag: u8, v: &[u8]) {
+        let Ok(n) = u16::try_from(v.len()) else {
+            return self.fail(EncodeError::FieldTooLong(v.len()));
+        };
+        self.room(3 + v.len());
+        let [hi, lo] = n.to_be_bytes();
+        // SAFETY: `room` made space for the tag, the two length bytes and `v`.
+        unsafe {
+            self.put_unchecked(&[tag, hi, lo]);
+            self.put_unchecked(v);
+        }
     }
     fn fail(&mut self, e: EncodeError) {
         self.error.get_or_insert(e);
     }
-    fn put_section(&mut self, items: impl FnOnce(&mut Self)) {
+    #[cfg_attr(feature = "server", inline(always))]
+    fn open_section(&mut self) -> Prefixed {
         // Property sections are short: one byte for the length is the usual width.
-        let at = self.len;
-        self.put_u8(0);
-        items(self);
-        let len = self.len - at - 1;
-        self.patch_length(at, 1, len, len);
+        self.open_prefixed(0)
+    }
+    #[cfg_attr(feature = "server", inline(always))]
+    fn close_section(&mut self, section: Prefixed) {
+        self.close_prefixed(section, 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `head` writes, prefixed by its length plus that of `tail`, then `tail`: a packet
+    /// body as the encoder writes it, with `head_hint` as its guess at the head's length.
+    fn prefixed(out: &mut BytesMut, head_hint: usize, head: impl FnOnce(&mut Writer), tail: &[u8]) {
+        let mut w = Writer::new(out);
+        let body = w.open_prefixed(head_hint + tail.len());
+        head(&mut w);
+        w.close_prefixed(body, tail.len());
+        w.put_slice(tail);
+    }
 
     #[test]
     fn varint_boundaries_from_the_spec() {
@@ -377,7 +473,7 @@ mod tests {
             assert_eq!(&out[..], bytes, "{value}");
             // The same value as a patched section length, widening over a filler body.
             let mut out = BytesMut::new();
-            Writer::new(&mut out).put_prefixed(0, |_| {}, &vec![7; value.min(20_000)]);
+            prefixed(&mut out, 0, |_| {}, &vec![7; value.min(20_000)]);
             if value <= 20_000 {
                 assert_eq!(&out[..bytes.len()], bytes, "{value}");
                 assert_eq!(out.len(), bytes.len() + value);
@@ -391,7 +487,7 @@ mod tests {
     fn length_fields_widen_and_narrow() {
         // Guessed one byte, needs two: the head moves right.
         let mut out = BytesMut::new();
-        Writer::new(&mut out).put_prefixed(0, |w| w.put_slice(&[1; 50]), &[2; 100]);
+        prefixed(&mut out, 0, |w| w.put_slice(&[1; 50]), &[2; 100]);
         assert_eq!(&out[..2], &[0x96, 0x01]); // 150
         assert_eq!(
             (&out[2..52], &out[52..], out.len()),
@@ -399,13 +495,40 @@ mod tests {
         );
         // Guessed two bytes, needs one: the head moves left.
         let mut out = BytesMut::new();
-        Writer::new(&mut out).put_prefixed(200, |w| w.put_slice(&[1; 10]), &[]);
+        prefixed(&mut out, 200, |w| w.put_slice(&[1; 10]), &[]);
         assert_eq!(&out[..], &[&[10u8][..], &[1; 10][..]].concat()[..]);
         // A property section of 200 bytes after other bytes.
         let mut out = BytesMut::from(&b"xy"[..]);
-        Writer::new(&mut out).put_section(|w| w.put_slice(&[3; 200]));
+        let mut w = Writer::new(&mut out);
+        let section = w.open_section();
+        w.put_slice(&[3; 200]);
+        w.close_section(section);
+        drop(w);
         assert_eq!(&out[..4], &[b'x', b'y', 0xC8, 0x01]);
         assert_eq!(out.len(), 204);
+    }
+
+    #[test]
+    fn grows_while_writing_and_keeps_what_it_wrote() {
+        // A full buffer, so that the first write already grows it, and a section whose length
+        // outgrows its one-byte placeholder.
+        let mut out = BytesMut::from(&b"ab"[..]);
+        let mut w = Writer::new(&mut out);
+        let section = w.open_section();
+        for i in 0..100u8 {
+            w.put_tagged_binary(i, &[i; 7]);
+            w.put_tagged(i, &[i]);
+        }
+        w.close_section(section);
+        assert_eq!(w.error(), None);
+        let mut expected = b"ab".to_vec();
+        expected.extend([0xB0, 0x09]); // 100 items of 12 bytes
+        for i in 0..100u8 {
+            expected.extend([i, 0, 7]);
+            expected.extend([i; 7]);
+            expected.extend([i, i]);
+        }
+        assert_eq!(&out[..], &expected[..]);
     }
 
     #[test]

@@ -106,15 +106,16 @@ impl SubscriptionId {
 /// A value type a property can hold, with its wire form.
 pub(crate) trait PropertyValue: Sized {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError>;
-    fn write<S: Sink>(&self, s: &mut S);
+    /// Writes the property: its identifier `id`, then the value.
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S);
 }
 
 impl PropertyValue for u16 {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u16()
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u16(*self)
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &self.to_be_bytes())
     }
 }
 
@@ -122,8 +123,8 @@ impl PropertyValue for u32 {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u32()
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u32(*self)
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &self.to_be_bytes())
     }
 }
 
@@ -136,8 +137,8 @@ impl PropertyValue for bool {
             _ => Err(DecodeError::InvalidPropertyValue(id)),
         }
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u8(u8::from(*self))
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &[u8::from(*self)])
     }
 }
 
@@ -146,8 +147,8 @@ impl PropertyValue for NonZeroU16 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         NonZeroU16::new(r.u16()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u16(self.get())
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &self.get().to_be_bytes())
     }
 }
 
@@ -156,8 +157,8 @@ impl PropertyValue for NonZeroU32 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         NonZeroU32::new(r.u32()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u32(self.get())
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &self.get().to_be_bytes())
     }
 }
 
@@ -170,8 +171,8 @@ impl PropertyValue for QoS {
             _ => Err(DecodeError::InvalidPropertyValue(id)),
         }
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_u8(*self as u8)
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged(id as u8, &[*self as u8])
     }
 }
 
@@ -179,7 +180,8 @@ impl PropertyValue for SubscriptionId {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         SubscriptionId::new(r.varint()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
-    fn write<S: Sink>(&self, s: &mut S) {
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_u8(id as u8);
         s.put_varint(self.get() as usize)
     }
 }
@@ -188,8 +190,8 @@ impl PropertyValue for ByteStr {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.string()
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_str(self)
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged_binary(id as u8, self.as_bytes())
     }
 }
 
@@ -197,8 +199,8 @@ impl PropertyValue for Bytes {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.binary()
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_binary(self)
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged_binary(id as u8, self)
     }
 }
 
@@ -207,8 +209,8 @@ impl PropertyValue for TopicName {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         TopicName::try_from(r.string()?).map_err(DecodeError::InvalidTopicName)
     }
-    fn write<S: Sink>(&self, s: &mut S) {
-        s.put_str(self.as_str())
+    fn write<S: Sink>(&self, id: PropertyId, s: &mut S) {
+        s.put_tagged_binary(id as u8, self.as_str().as_bytes())
     }
 }
 
@@ -257,15 +259,10 @@ impl<'r> Section<'r> {
     }
 }
 
-fn write_one<S: Sink, T: PropertyValue>(s: &mut S, id: PropertyId, value: &T) {
-    s.put_u8(id as u8);
-    value.write(s);
-}
-
+#[cfg_attr(feature = "server", inline(always))]
 fn write_user_properties<S: Sink>(s: &mut S, props: &[UserProperty]) {
     for (name, value) in props {
-        s.put_u8(PropertyId::UserProperty as u8);
-        s.put_str(name);
+        s.put_tagged_binary(PropertyId::UserProperty as u8, name.as_bytes());
         s.put_str(value);
     }
 }
@@ -312,14 +309,18 @@ macro_rules! property_set {
 
             /// Writes the Property Length and the properties.
             #[cfg_attr(not(feature = "server"), allow(dead_code))]
+            #[cfg_attr(feature = "server", inline(always))]
             pub(crate) fn write<S: Sink>(&self, s: &mut S) {
-                s.put_section(|s| self.write_items(s));
+                let section = s.open_section();
+                self.write_items(s);
+                s.close_section(section);
             }
 
             #[cfg_attr(not(feature = "server"), allow(dead_code))]
+            #[cfg_attr(feature = "server", inline(always))]
             fn write_items<S: Sink>(&self, s: &mut S) {
-                $( if let Some(v) = &self.$field { write_one(s, PropertyId::$id, v); } )*
-                $( for v in &self.$rfield { write_one(s, PropertyId::$rid, v); } )?
+                $( if let Some(v) = &self.$field { v.write(PropertyId::$id, s); } )*
+                $( for v in &self.$rfield { v.write(PropertyId::$rid, s); } )?
                 write_user_properties(s, &self.user_properties);
             }
         }

@@ -84,7 +84,13 @@ impl Publish {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
+    /// The first byte of the fixed header: the packet type and [`Publish::flags`].
+    pub(crate) fn first_byte(&self) -> u8 {
+        ((PacketType::Publish as u8) << 4) | self.flags()
+    }
+
     /// Writes the variable header; [`crate::encode`] appends the payload.
+    #[cfg_attr(feature = "server", inline(always))]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, version: ProtocolVersion) {
         if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() {
             return s.fail(EncodeError::PacketIdMismatch);
