@@ -63,7 +63,15 @@ impl Reader {
         Ok(self.buf.get_u32())
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<u32, DecodeError> {
+        // One byte, the usual case: property identifiers and short property lengths.
+        if let Some(&byte) = self.buf.first()
+            && byte < 0x80
+        {
+            self.buf.advance(1);
+            return Ok(u32::from(byte));
+        }
         match read_varint(&self.buf)? {
             Some((value, len)) => {
                 self.buf.advance(len);
@@ -91,6 +99,7 @@ impl Reader {
     }
 
     /// UTF-8 Encoded String [MQTT-1.5.4]: well-formed and without U+0000.
+    #[cfg_attr(feature = "server", inline(always))]
     pub fn string(&mut self) -> Result<ByteStr, DecodeError> {
         let bytes = self.binary()?;
         // Fast path for the usual case, ASCII without NUL: one pass instead of a NUL search
