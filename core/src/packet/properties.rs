@@ -288,10 +288,23 @@ macro_rules! property_set {
 
         impl $name {
             /// Reads the Property Length and the properties of a `packet`.
-            // A client build reads only the sets servers send.
-            #[cfg_attr(not(feature = "server"), allow(dead_code))]
+            // A client build reads only the sets servers send; PUBLISH reads in place.
+            #[allow(dead_code)]
             pub(crate) fn read(r: &mut Reader, packet: PacketType) -> Result<Self, DecodeError> {
                 let mut props = Self::default();
+                props.read_into(r, packet)?;
+                Ok(props)
+            }
+
+            /// [`Self::read`] into `self`, an empty set where the packet is being built: a
+            /// set is well over 100 bytes, and every move of it costs.
+            #[cfg_attr(not(feature = "server"), allow(dead_code))]
+            pub(crate) fn read_into(
+                &mut self,
+                r: &mut Reader,
+                packet: PacketType,
+            ) -> Result<(), DecodeError> {
+                let props = self;
                 let mut section = Section::open(r)?;
                 while let Some(id) = section.next_id()? {
                     match id {
@@ -304,7 +317,7 @@ macro_rules! property_set {
                         }
                     }
                 }
-                Ok(props)
+                Ok(())
             }
 
             /// Writes the Property Length and the properties.

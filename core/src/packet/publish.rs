@@ -58,11 +58,10 @@ impl Publish {
         } else {
             Some(PacketId::read(r)?)
         };
-        let properties = if version.is_v5() {
-            PublishProperties::read(r, PacketType::Publish)?
-        } else {
-            PublishProperties::default()
-        };
+        let mut properties = PublishProperties::default();
+        if version.is_v5() {
+            properties.read_into(r, PacketType::Publish)?;
+        }
         let topic = if name.is_empty() && properties.topic_alias.is_some() {
             TopicName::alias_only()
         } else {
