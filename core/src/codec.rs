@@ -136,11 +136,10 @@ impl Decoder {
 }
 
 fn first_byte(packet: &Packet) -> u8 {
-    let flags = match packet {
-        Packet::Publish(p) => p.flags(),
-        other => other.packet_type().required_flags(),
-    };
-    ((packet.packet_type() as u8) << 4) | flags
+    match packet {
+        Packet::Publish(p) => p.first_byte(),
+        other => ((other.packet_type() as u8) << 4) | other.packet_type().required_flags(),
+    }
 }
 
 #[cfg_attr(feature = "server", inline(always))]
