@@ -304,13 +304,12 @@ macro_rules! property_set {
                 r: &mut Reader,
                 packet: PacketType,
             ) -> Result<(), DecodeError> {
-                let props = self;
                 let mut section = Section::open(r)?;
                 while let Some(id) = section.next_id()? {
                     match id {
-                        $( PropertyId::$id => section.once(id, &mut props.$field)?, )*
-                        $( PropertyId::$rid => props.$rfield.push(<$rty>::read(section.r, id)?), )?
-                        PropertyId::UserProperty => props.user_properties.push(section.user_property()?),
+                        $( PropertyId::$id => section.once(id, &mut self.$field)?, )*
+                        $( PropertyId::$rid => self.$rfield.push(<$rty>::read(section.r, id)?), )?
+                        PropertyId::UserProperty => self.user_properties.push(section.user_property()?),
                         #[allow(unreachable_patterns)]
                         property => {
                             return Err(DecodeError::PropertyNotAllowed { property, packet });
