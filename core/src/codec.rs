@@ -203,9 +203,10 @@ pub fn encode(
 /// appended once the remaining length is final, so it is never moved.
 ///
 /// The server build inlines this, the PUBLISH writer and its property writers into `encode`,
-/// so that the writer's pointers stay in registers instead of memory (measured with
-/// `scripts/bench-instructions.sh`: 633 -> 564 instructions per PUBLISH, with the other changes
-/// of that commit). The page build leaves inlining to the size-optimising compiler.
+/// so that the writer's pointers stay in registers instead of memory (with the writer's
+/// changes of the same day, 679 -> 564 instructions per PUBLISH by
+/// `scripts/bench-instructions.sh`). The page build leaves inlining to the size-optimising
+/// compiler.
 #[cfg_attr(feature = "server", inline(always))]
 fn write_packet(
     buf: &mut BytesMut,
