@@ -15,8 +15,8 @@ fn window() -> Result<web_sys::Window, JsError> {
         .ok_or_else(|| JsError::new("persist needs a browser window with sessionStorage"))
 }
 
-fn storage() -> Result<web_sys::Storage, JsError> {
-    window()?
+fn storage(window: &web_sys::Window) -> Result<web_sys::Storage, JsError> {
+    window
         .session_storage()
         .ok()
         .flatten()
@@ -52,7 +52,7 @@ pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
     }
     let text = JSON::stringify(&entries)
         .map_err(|_| JsError::new("cannot encode the retained messages"))?;
-    storage()?
+    storage(&window)?
         .set_item(key, &String::from(text))
         .map_err(|_| JsError::new("sessionStorage refused the retained messages (full?)"))
 }
@@ -60,7 +60,7 @@ pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
 /// Restores what `save` left under `key`; returns how many messages.
 pub fn load(local: &LocalBroker, key: &str) -> Result<u32, JsError> {
     let window = window()?;
-    let Some(text) = storage()?.get_item(key).ok().flatten() else {
+    let Some(text) = storage(&window)?.get_item(key).ok().flatten() else {
         return Ok(0);
     };
     let entries =
