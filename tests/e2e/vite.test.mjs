@@ -1,7 +1,7 @@
 // The npm package as a user gets it: `npm pack`, installed into a fresh Vite 7 project made
 // here, bundled by `vite build`, served by pubzub-server and run in Chromium: the page
 // publishes and receives a message locally and through the server. Prints the gzip size of
-// what the user ships.
+// what the user ships, and its ratio to MQTT.js's browser build (a client only) as a peer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -17,6 +17,8 @@ import { chromiumOptions, startServer } from "./server.mjs";
 
 const run = promisify(execFile);
 const pkgDir = fileURLToPath(new URL("../../pkg-js", import.meta.url));
+// The file a bundler takes for `import mqtt from "mqtt"` in a browser (its exports map).
+const mqttJsBrowser = fileURLToPath(new URL("../../node_modules/mqtt/dist/mqtt.esm.js", import.meta.url));
 let project;
 let server;
 let browser;
@@ -75,6 +77,10 @@ test("what the user ships: the wasm and JS of the bundle, gzipped", async () => 
     if (kind) sizes[kind] = (sizes[kind] ?? 0) + gzipSync(await readFile(join(assets, name)), { level: 9 }).length;
   }
   assert.ok(sizes.wasm > 0 && sizes.js > 0, JSON.stringify(sizes));
+  const total = sizes.wasm + sizes.js;
+  const peer = gzipSync(await readFile(mqttJsBrowser), { level: 9 }).length;
   const kb = (n) => (n / 1024).toFixed(1);
-  console.log(`SIZE vite bundle gzip: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(sizes.wasm + sizes.js)} KiB (target 40)`);
+  console.log(`SIZE vite bundle gzip: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(total)} KiB (target 40)`);
+  console.log(`SIZE MQTT.js browser build (dist/mqtt.esm.js) gzip: ${kb(peer)} KiB`);
+  console.log(`RATIO pubzub page bundle / MQTT.js browser build = ${(total / peer).toFixed(2)}`);
 });

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The page's wasm against its floor: scripts/size-floor, the pubzub-core parts the page needs
+# behind number-and-bytes exports, built exactly as the page is (wasm-pack release, the same
+# wasm-opt passes, short import/export names). The difference is what the page broker's
+# JS-facing layer costs. What a user ships, JS included, is measured by tests/e2e/vite.test.mjs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Quiet unless a step fails.
+quiet() { "$@" > "$out/log" 2>&1 || { cat "$out/log"; exit 1; }; }
+quiet bash scripts/build.sh
+CARGO_TARGET_DIR="$PWD/target/size-floor" quiet wasm-pack build --mode no-install --release \
+  --target web --out-dir "$out" --out-name floor scripts/size-floor
+quiet node scripts/minify-wasm-names.mjs "$out" floor
+
+gz() { gzip -9c "$1" | wc -c; }
+page=$(gz pkg-js/wasm/pubzub_bg.wasm)
+floor=$(gz "$out/floor_bg.wasm")
+awk -v p="$page" -v f="$floor" 'BEGIN {
+  printf "SIZE wasm gzip: page %.1f KiB, floor (pubzub-core parts only) %.1f KiB\n", p / 1024, f / 1024
+  printf "SIZE the page broker layer beyond the floor: %.1f KiB\n", (p - f) / 1024
+  printf "RATIO page wasm / floor wasm = %.2f\n", p / f }'
