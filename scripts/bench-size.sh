@@ -9,6 +9,15 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# The floor is only a floor if it is built as the page is: same release profile, same passes.
+table() { awk -v t="$1" '$0 == t { on = 1; next } /^\[/ { on = 0 } on && NF && !/^#/' "$2"; }
+for t in '[profile.release]' '[package.metadata.wasm-pack.profile.release]'; do
+  if [ "$(table "$t" Cargo.toml)" != "$(table "$t" scripts/size-floor/Cargo.toml)" ]; then
+    echo "scripts/size-floor/Cargo.toml: $t differs from Cargo.toml's" >&2
+    exit 1
+  fi
+done
+
 # Quiet unless a step fails.
 quiet() { "$@" > "$out/log" 2>&1 || { cat "$out/log"; exit 1; }; }
 quiet bash scripts/build.sh
