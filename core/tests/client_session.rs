@@ -34,7 +34,7 @@ impl Server {
     fn send(&self, s: &mut ClientSession, packet: Packet, now: u64) {
         let mut buf = BytesMut::new();
         encode(&packet, ProtocolVersion::V5, &mut buf).unwrap();
-        s.on_bytes(&mut buf, Timestamp(now)).unwrap();
+        s.on_bytes(&buf, Timestamp(now)).unwrap();
     }
 }
 
@@ -216,8 +216,12 @@ fn suback_codes_are_reported() {
     );
     assert_eq!(
         events(&mut s),
-        [Event::Subscribed(vec![ReasonCode::NotAuthorized])]
+        [Event::Subscribed {
+            filter: "secret/#".into(),
+            result: Err(ReasonCode::NotAuthorized)
+        }]
     );
+    assert_eq!(s.subscriptions().count(), 0, "a refused filter is not kept");
 }
 
 #[test]
@@ -273,4 +277,266 @@ fn what_is_asked_before_the_options_are_set_is_kept() {
             if sub.filters[0].filter.as_str() == "early/#" && p.topic.as_str() == "early/hello"),
         "{sent:?}"
     );
+}
+
+/// `packets` as one byte string, as a server would write them.
+fn wire(packets: &[Packet]) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    for p in packets {
+        encode(p, ProtocolVersion::V5, &mut buf).unwrap();
+    }
+    buf.to_vec()
+}
+
+fn message(topic: &str, payload: &str) -> Packet {
+    Packet::Publish(Publish::new(
+        TopicName::try_from(topic).unwrap(),
+        payload.to_owned(),
+    ))
+}
+
+fn delivered(events: Vec<Event>) -> Vec<String> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message(p) => Some(format!(
+                "{}={}",
+                p.topic,
+                String::from_utf8_lossy(&p.payload)
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_packet_split_at_every_byte_boundary_is_put_back_together() {
+    let bytes = wire(&[
+        connack(false, 10),
+        message("a/b", "hello"),
+        message("c", ""),
+    ]);
+    for cut in 1..bytes.len() {
+        let mut s = ClientSession::new(ClientOptions::default());
+        s.on_open(Timestamp(0));
+        s.on_bytes(&bytes[..cut], Timestamp(0)).unwrap();
+        s.on_bytes(&bytes[cut..], Timestamp(0)).unwrap();
+        let got = events(&mut s);
+        assert!(
+            matches!(got.first(), Some(Event::Connected { .. })),
+            "cut at {cut}: {got:?}"
+        );
+        assert_eq!(delivered(got), ["a/b=hello", "c="], "cut at {cut}");
+    }
+}
+
+#[test]
+fn one_byte_at_a_time_and_several_packets_at_once() {
+    let bytes = wire(&[connack(false, 10), message("x", "1"), message("y", "2")]);
+    let mut s = ClientSession::new(ClientOptions::default());
+    s.on_open(Timestamp(0));
+    for b in &bytes {
+        s.on_bytes(std::slice::from_ref(b), Timestamp(0)).unwrap();
+    }
+    assert_eq!(delivered(events(&mut s)), ["x=1", "y=2"]);
+
+    let mut s = ClientSession::new(ClientOptions::default());
+    s.on_open(Timestamp(0));
+    s.on_bytes(&bytes, Timestamp(0)).unwrap();
+    assert_eq!(delivered(events(&mut s)), ["x=1", "y=2"]);
+}
+
+#[test]
+fn a_new_connection_starts_with_an_empty_receive_buffer() {
+    let (mut s, _server) = connected(10);
+    let bytes = wire(&[message("lost", "tail")]);
+    s.on_bytes(&bytes[..4], Timestamp(1)).unwrap();
+    s.on_close();
+    s.on_open(Timestamp(2));
+    s.on_bytes(
+        &wire(&[connack(true, 10), message("fresh", "x")]),
+        Timestamp(2),
+    )
+    .unwrap();
+    assert_eq!(delivered(events(&mut s)), ["fresh=x"]);
+}
+
+fn connack_with(max_packet_size: u32, topic_alias_maximum: u16) -> Packet {
+    let mut ack = ConnAck::default();
+    ack.properties.maximum_packet_size = std::num::NonZeroU32::new(max_packet_size);
+    ack.properties.topic_alias_maximum = Some(topic_alias_maximum);
+    ack.properties.assigned_client_identifier = Some("assigned-1".into());
+    Packet::ConnAck(ack)
+}
+
+fn big(topic: &str, qos: QoS, size: usize) -> Publish {
+    let mut p = Publish::new(TopicName::try_from(topic).unwrap(), vec![b'x'; size]);
+    p.qos = qos;
+    p
+}
+
+#[test]
+fn a_publication_over_the_maximum_packet_size_fails_alone_and_leaves_no_trace() {
+    let mut s = ClientSession::new(ClientOptions::default());
+    let mut server = Server::new();
+    s.on_open(Timestamp(0));
+    server.take(&mut s, 0);
+    server.send(&mut s, connack_with(1024, 10), 0);
+    events(&mut s);
+
+    // A QoS 1 message in flight, then a too-large QoS 0 and a too-large QoS 1 one on a new
+    // topic, then a small one on that topic.
+    s.publish(1, publish("small/in-flight", QoS::AtLeastOnce));
+    s.publish(2, big("big/topic", QoS::AtMostOnce, 2000));
+    s.publish(3, big("big/topic", QoS::AtLeastOnce, 1020));
+    s.publish(4, publish("big/topic", QoS::AtLeastOnce));
+    let sent = server.take(&mut s, 1);
+    let publishes: Vec<&Publish> = sent
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(publishes.len(), 2, "{sent:?}");
+    // The small message on the big topic carries its topic: the alias of the refused one was
+    // not recorded, so nothing goes out alias-only.
+    assert_eq!(publishes[1].topic.as_str(), "big/topic");
+    assert!(publishes[1].payload.len() < 10);
+    assert_eq!(
+        events(&mut s),
+        [
+            Event::Published {
+                token: 2,
+                result: Err(ReasonCode::PacketTooLarge)
+            },
+            Event::Published {
+                token: 3,
+                result: Err(ReasonCode::PacketTooLarge)
+            },
+        ],
+        "only the too-large ones fail; the one in flight stays"
+    );
+    server.send(
+        &mut s,
+        Packet::PubAck(Ack::new(publishes[0].packet_id.unwrap())),
+        2,
+    );
+    server.send(
+        &mut s,
+        Packet::PubAck(Ack::new(publishes[1].packet_id.unwrap())),
+        2,
+    );
+    assert_eq!(
+        events(&mut s),
+        [
+            Event::Published {
+                token: 1,
+                result: Ok(())
+            },
+            Event::Published {
+                token: 4,
+                result: Ok(())
+            },
+        ]
+    );
+}
+
+#[test]
+fn each_filter_gets_its_answer_and_later_users_get_it_at_once() {
+    let (mut s, mut server) = connected(10);
+    s.subscribe(TopicFilter::try_from("ok/#").unwrap(), QoS::AtLeastOnce);
+    s.subscribe(TopicFilter::try_from("ok/#").unwrap(), QoS::AtMostOnce);
+    let id = match &server.take(&mut s, 1)[..] {
+        [Packet::Subscribe(sub)] => sub.packet_id,
+        other => panic!("one SUBSCRIBE for two users: {other:?}"),
+    };
+    assert_eq!(events(&mut s), [], "the answer waits for the SUBACK");
+    server.send(
+        &mut s,
+        Packet::SubAck(SubAck {
+            packet_id: id,
+            properties: Default::default(),
+            reason_codes: vec![ReasonCode::GrantedQoS1],
+        }),
+        1,
+    );
+    let granted = Event::Subscribed {
+        filter: "ok/#".into(),
+        result: Ok(QoS::AtLeastOnce),
+    };
+    assert_eq!(events(&mut s), [granted.clone()]);
+    s.subscribe(TopicFilter::try_from("ok/#").unwrap(), QoS::AtMostOnce);
+    assert_eq!(events(&mut s), [granted]);
+    assert!(server.take(&mut s, 2).is_empty());
+    assert_eq!(s.subscriptions().collect::<Vec<_>>(), [("ok/#", 3)]);
+}
+
+#[test]
+fn a_resumed_session_sends_what_changed_offline() {
+    let (mut s, mut server) = connected(10);
+    s.subscribe(TopicFilter::try_from("kept").unwrap(), QoS::AtMostOnce);
+    s.subscribe(TopicFilter::try_from("dropped").unwrap(), QoS::AtMostOnce);
+    let id = match &server.take(&mut s, 1)[..] {
+        [Packet::Subscribe(a), Packet::Subscribe(b)] => [a.packet_id, b.packet_id],
+        other => panic!("{other:?}"),
+    };
+    for id in id {
+        server.send(
+            &mut s,
+            Packet::SubAck(SubAck {
+                packet_id: id,
+                properties: Default::default(),
+                reason_codes: vec![ReasonCode::Success],
+            }),
+            1,
+        );
+    }
+    s.on_close();
+    s.unsubscribe(&TopicFilter::try_from("dropped").unwrap());
+    s.subscribe(TopicFilter::try_from("added").unwrap(), QoS::AtMostOnce);
+    s.on_open(Timestamp(2));
+    server.take(&mut s, 2);
+    server.send(&mut s, connack(true, 10), 2);
+    let sent: Vec<String> = server
+        .take(&mut s, 2)
+        .iter()
+        .map(|p| match p {
+            Packet::Subscribe(sub) => format!("SUBSCRIBE {}", sub.filters[0].filter),
+            Packet::Unsubscribe(u) => format!("UNSUBSCRIBE {}", u.filters[0]),
+            other => format!("{:?}", other.packet_type()),
+        })
+        .collect();
+    assert_eq!(sent, ["SUBSCRIBE added", "UNSUBSCRIBE dropped"]);
+}
+
+#[test]
+fn cancelled_publications_are_each_reported() {
+    let (mut s, mut server) = connected(1);
+    s.publish(1, publish("in-flight", QoS::AtLeastOnce));
+    s.publish(2, publish("queued", QoS::AtLeastOnce));
+    server.take(&mut s, 1);
+    s.cancel_publications();
+    assert_eq!(
+        events(&mut s),
+        [Event::Cancelled { token: 2 }, Event::Cancelled { token: 1 }]
+    );
+    assert_eq!(s.queued(), 0);
+    s.on_close();
+    s.on_open(Timestamp(2));
+    server.take(&mut s, 2);
+    server.send(&mut s, connack(true, 10), 2);
+    assert!(server.take(&mut s, 2).is_empty(), "nothing is resent");
+}
+
+#[test]
+fn a_clean_disconnect_says_normal_disconnection() {
+    let (mut s, _server) = connected(10);
+    let bytes = s.disconnect().unwrap();
+    let mut decoder = Decoder::default();
+    decoder.set_version(ProtocolVersion::V5);
+    match decoder.decode(&mut BytesMut::from(&bytes[..])).unwrap() {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::Success),
+        other => panic!("{other:?}"),
+    }
 }

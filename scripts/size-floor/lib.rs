@@ -10,7 +10,7 @@ use std::cell::RefCell;
 
 use pubzub_core::client::{ClientOptions, ClientSession, Event, TimerAction};
 use pubzub_core::{
-    Bytes, BytesMut, Pattern, Publish, QoS, RetainedStore, SubscriptionKey, SubscriptionTree,
+    Bytes, Pattern, Publish, QoS, RetainedStore, SubscriptionKey, SubscriptionTree,
     Timestamp, TopicFilter, TopicName,
 };
 use wasm_bindgen::prelude::*;
@@ -57,8 +57,7 @@ pub fn close() {
 #[wasm_bindgen]
 pub fn receive(bytes: &[u8], now: f64) -> u32 {
     with(|s| {
-        let mut buf = BytesMut::from(bytes);
-        if s.session.on_bytes(&mut buf, at(now)).is_err() {
+        if s.session.on_bytes(bytes, at(now)).is_err() {
             return 0;
         }
         let mut n = 0;
@@ -73,9 +72,9 @@ pub fn receive(bytes: &[u8], now: f64) -> u32 {
                 }
                 Event::Connected { client_id, .. } => client_id.len() as u32,
                 Event::Published { token, result } => token as u32 + u32::from(result.is_ok()),
-                Event::Subscribed(codes) => codes.len() as u32,
+                Event::Subscribed { filter, result } => filter.len() as u32 + u32::from(result.is_ok()),
                 Event::Refused(code) | Event::ServerDisconnect(code) => code as u32,
-                Event::Dropped { token } => token as u32,
+                Event::Dropped { token } | Event::Cancelled { token } => token as u32,
             }
         }
         n

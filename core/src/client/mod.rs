@@ -14,10 +14,18 @@
 //!   go first. It survives reconnects in order.
 //! - The QoS 1/2 messages in flight: resent with DUP on a resumed session, queued again in
 //!   front of the outbox when the server lost the session.
-//! - Subscriptions with reference counts: SUBSCRIBE for the first user of a filter,
-//!   UNSUBSCRIBE after the last, all of them again after a reconnect without session.
+//! - Subscriptions with reference counts ([`subscriptions`]): SUBSCRIBE for the first user of
+//!   a filter, UNSUBSCRIBE after the last, all of them again after a reconnect without
+//!   session; each filter's SUBACK answer is an event.
 //! - Topic aliases for topics sent again, within the server's Topic Alias Maximum.
 //! - Keep alive: PINGREQ when idle, and a verdict when PINGRESP does not come.
+//! - The receive buffer, for the life of a connection: a WebSocket message may end in the
+//!   middle of a packet or hold several [MQTT-6.0.0-2].
+//!
+//! State changes only once a packet is committed: a publication too large for the server's
+//! Maximum Packet Size fails alone, with no alias recorded and nothing else disturbed.
+
+mod subscriptions;
 
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
@@ -30,6 +38,7 @@ use crate::{
     ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
     Timestamp, TopicFilter, Unsubscribe, encode,
 };
+use subscriptions::{Added, Subscriptions};
 
 /// How the session connects and how much it keeps.
 #[derive(Debug, Clone)]
@@ -93,8 +102,16 @@ pub enum Event {
     },
     /// The outbox was full while offline; this publication was dropped.
     Dropped { token: Token },
-    /// A SUBACK: the granted QoS or the refusal (0x87 not authorized...) per filter.
-    Subscribed(Vec<ReasonCode>),
+    /// [`ClientSession::cancel_publications`] removed this publication unsent or
+    /// unacknowledged.
+    Cancelled { token: Token },
+    /// The server's answer for one filter: the granted QoS, or the refusal (0x87 not
+    /// authorized...), after which the filter is gone with all its users. A user added to a
+    /// filter already granted gets this at once.
+    Subscribed {
+        filter: ByteStr,
+        result: Result<QoS, ReasonCode>,
+    },
 }
 
 /// What the host should do after a timer fired.
@@ -119,12 +136,6 @@ struct InFlight {
     released: bool,
 }
 
-#[derive(Debug)]
-struct Sub {
-    refs: usize,
-    qos: QoS,
-}
-
 /// The limits the server announced in CONNACK.
 #[derive(Debug, Clone, Copy)]
 struct ServerLimits {
@@ -147,8 +158,9 @@ pub struct ClientSession {
     inflight: VecDeque<InFlight>,
     /// QoS 2 packet ids received and not yet released.
     qos2_in: Vec<u16>,
-    /// Filters in the order first subscribed (a Vec: few, and small code in the page bundle).
-    subs: Vec<(ByteStr, Sub)>,
+    subs: Subscriptions,
+    /// Bytes received on this connection and not yet a whole packet.
+    rx: BytesMut,
     /// Topic aliases given out on this connection, by topic.
     aliases: LevelMap<ByteStr, u16>,
     next_packet_id: u16,
@@ -171,7 +183,8 @@ impl ClientSession {
             outbox: VecDeque::new(),
             inflight: VecDeque::new(),
             qos2_in: Vec::new(),
-            subs: Vec::new(),
+            subs: Subscriptions::default(),
+            rx: BytesMut::new(),
             aliases: LevelMap::new(),
             next_packet_id: 1,
             last_sent: Timestamp(0),
@@ -216,6 +229,7 @@ impl ClientSession {
         self.aliases.clear();
         self.decoder = Decoder::default();
         self.decoder.set_version(ProtocolVersion::V5);
+        self.rx.clear();
         let mut connect = Connect {
             protocol: ProtocolVersion::V5,
             clean_start: self.options.client_id.is_empty(),
@@ -237,15 +251,26 @@ impl ClientSession {
         self.connected = None;
         self.control.clear();
         self.ping_sent = None;
+        self.rx.clear();
+        self.subs.connection_lost();
         self.enforce_offline_bound();
     }
 
-    /// Bytes from the socket. An error means the server sent something malformed: close.
-    pub fn on_bytes(&mut self, buf: &mut BytesMut, now: Timestamp) -> Result<(), DecodeError> {
-        while let Some(packet) = self.decoder.decode(buf)? {
-            self.on_packet(packet, now);
+    /// Bytes from the socket, as they came: part of a packet, or several. The rest of a
+    /// packet is kept until its next bytes arrive. An error means the server sent something
+    /// malformed: close.
+    pub fn on_bytes(&mut self, bytes: &[u8], now: Timestamp) -> Result<(), DecodeError> {
+        self.rx.extend_from_slice(bytes);
+        loop {
+            match self.decoder.decode(&mut self.rx) {
+                Ok(Some(packet)) => self.on_packet(packet, now),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.rx.clear();
+                    return Err(e);
+                }
+            }
         }
-        Ok(())
     }
 
     fn on_packet(&mut self, packet: Packet, now: Timestamp) {
@@ -277,7 +302,14 @@ impl ClientSession {
                 self.events
                     .push_back(Event::ServerDisconnect(d.reason_code));
             }
-            Packet::SubAck(ack) => self.events.push_back(Event::Subscribed(ack.reason_codes)),
+            Packet::SubAck(ack) => {
+                for a in self.subs.acknowledged(ack.packet_id, &ack.reason_codes) {
+                    self.events.push_back(Event::Subscribed {
+                        filter: a.filter,
+                        result: a.result,
+                    });
+                }
+            }
             // UNSUBACK needs nothing; others cannot come from a server.
             _ => {}
         }
@@ -335,26 +367,18 @@ impl ClientSession {
                 });
             }
             self.qos2_in.clear();
-            let filters: Vec<SubscribeFilter> = self
-                .subs
-                .iter()
-                .filter_map(|(f, s)| {
-                    Some(SubscribeFilter {
-                        filter: TopicFilter::try_from(f.clone()).ok()?,
-                        options: SubscriptionOptions {
-                            qos: s.qos,
-                            ..Default::default()
-                        },
-                    })
-                })
-                .collect();
-            for chunk in filters.chunks(64) {
-                let packet_id = self.next_id();
-                self.control.push_back(Packet::Subscribe(Subscribe {
-                    packet_id,
-                    properties: self.subscribe_properties(),
-                    filters: chunk.to_vec(),
-                }));
+        }
+        let (subscribe, unsubscribe) = self.subs.on_connack(ack.session_present);
+        let filters: Vec<(TopicFilter, QoS)> = subscribe
+            .into_iter()
+            .filter_map(|(f, q)| Some((TopicFilter::try_from(f).ok()?, q)))
+            .collect();
+        for chunk in filters.chunks(64) {
+            self.send_subscribe(chunk);
+        }
+        for filter in unsubscribe {
+            if let Ok(filter) = TopicFilter::try_from(filter) {
+                self.send_unsubscribe(filter);
             }
         }
         self.events.push_back(Event::Connected {
@@ -456,69 +480,82 @@ impl ClientSession {
     }
 
     /// Adds a user of `filter`; SUBSCRIBE goes out for the first one (or when a user asks
-    /// for a higher QoS than the filter has).
+    /// for a higher QoS than the filter has). The answer comes as [`Event::Subscribed`], at
+    /// once when the server granted the filter before.
     pub fn subscribe(&mut self, filter: TopicFilter, qos: QoS) {
-        let key = filter.as_byte_str();
-        let i = match self.subs.iter().position(|(f, _)| f == key) {
-            Some(i) => i,
-            None => {
-                self.subs.push((key.clone(), Sub { refs: 0, qos }));
-                self.subs.len() - 1
-            }
-        };
-        let sub = &mut self.subs[i].1;
-        sub.refs += 1;
-        let needed = sub.refs == 1 || qos > sub.qos;
-        sub.qos = sub.qos.max(qos);
-        let qos = sub.qos;
-        if needed && self.is_connected() {
-            let packet_id = self.next_id();
-            self.control.push_back(Packet::Subscribe(Subscribe {
-                packet_id,
-                properties: self.subscribe_properties(),
-                filters: vec![SubscribeFilter {
-                    filter,
-                    options: SubscriptionOptions {
-                        qos,
-                        ..Default::default()
-                    },
-                }],
-            }));
+        match self.subs.add(&filter, qos) {
+            Added::Subscribe(qos) if self.is_connected() => self.send_subscribe(&[(filter, qos)]),
+            Added::Granted(qos) => self.events.push_back(Event::Subscribed {
+                filter: filter.as_byte_str().clone(),
+                result: Ok(qos),
+            }),
+            // Offline: the CONNACK sends it; or its SUBACK is on the way.
+            Added::Subscribe(_) | Added::Waiting => {}
         }
     }
 
-    /// Removes a user of `filter`; UNSUBSCRIBE goes out after the last one.
+    /// Removes a user of `filter`; UNSUBSCRIBE goes out after the last one (on a resumed
+    /// session when that was offline).
     pub fn unsubscribe(&mut self, filter: &TopicFilter) {
-        let Some(i) = self
-            .subs
-            .iter()
-            .position(|(f, _)| f.as_str() == filter.as_str())
-        else {
-            return;
-        };
-        self.subs[i].1.refs -= 1;
-        if self.subs[i].1.refs > 0 {
-            return;
+        let connected = self.is_connected();
+        if self.subs.remove(filter.as_str(), connected) && connected {
+            self.send_unsubscribe(filter.clone());
         }
-        self.subs.remove(i);
-        if self.is_connected() {
-            let packet_id = self.next_id();
-            self.control.push_back(Packet::Unsubscribe(Unsubscribe {
-                packet_id,
-                properties: Default::default(),
-                filters: vec![filter.clone()],
-            }));
-        }
+    }
+
+    fn send_subscribe(&mut self, filters: &[(TopicFilter, QoS)]) {
+        let packet_id = self.next_id();
+        self.subs.sent(
+            packet_id,
+            filters
+                .iter()
+                .map(|(f, _)| f.as_byte_str().clone())
+                .collect(),
+        );
+        self.control.push_back(Packet::Subscribe(Subscribe {
+            packet_id,
+            properties: self.subscribe_properties(),
+            filters: filters
+                .iter()
+                .map(|(filter, qos)| SubscribeFilter {
+                    filter: filter.clone(),
+                    options: SubscriptionOptions {
+                        qos: *qos,
+                        ..Default::default()
+                    },
+                })
+                .collect(),
+        }));
+    }
+
+    fn send_unsubscribe(&mut self, filter: TopicFilter) {
+        let packet_id = self.next_id();
+        self.control.push_back(Packet::Unsubscribe(Unsubscribe {
+            packet_id,
+            properties: Default::default(),
+            filters: vec![filter],
+        }));
     }
 
     /// The filters subscribed on the server, with their number of local users.
     pub fn subscriptions(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.subs.iter().map(|(f, s)| (f.as_str(), s.refs))
+        self.subs.iter()
+    }
+
+    /// Gives up every publication not yet acknowledged, queued or in flight: each gets
+    /// [`Event::Cancelled`]. For a host that stops connecting (`disconnect()`).
+    pub fn cancel_publications(&mut self) {
+        let queued = self.outbox.drain(..).map(|p| p.token);
+        let in_flight = self.inflight.drain(..).map(|f| f.token);
+        for token in queued.chain(in_flight).collect::<Vec<_>>() {
+            self.events.push_back(Event::Cancelled { token });
+        }
     }
 
     /// The next bytes to write, if any may go now: control packets first, then the outbox,
     /// one packet at a time, while `buffered` (the socket's unsent bytes) is under the
     /// high-water mark.
+    #[must_use]
     pub fn poll_transmit(&mut self, buffered: usize, now: Timestamp) -> Option<Bytes> {
         if !self.open || buffered >= self.options.high_water {
             return None;
@@ -527,61 +564,68 @@ impl ClientSession {
             return self.encode(&packet, now);
         }
         let limits = self.connected?;
-        let head = self.outbox.front()?;
-        if head.publish.qos != QoS::AtMostOnce && self.inflight.len() >= limits.receive_maximum {
-            return None; // the server's window is full; order is kept
-        }
-        let Pending { token, mut publish } = self.outbox.pop_front()?;
-        if publish.qos != QoS::AtMostOnce {
-            publish.packet_id = Some(self.next_id());
-        }
-        let wire = self.with_alias(&publish, limits.topic_alias_maximum);
-        let bytes = self.encode(&Packet::Publish(wire), now);
-        if publish.qos == QoS::AtMostOnce {
-            self.events.push_back(Event::Published {
-                token,
-                result: Ok(()),
-            });
-        } else {
-            self.inflight.push_back(InFlight {
-                token,
-                publish,
-                released: false,
-            });
-        }
-        if bytes
-            .as_ref()
-            .is_some_and(|b| b.len() > limits.max_packet_size)
-        {
-            // Too large for the server: refused here rather than by a closed connection.
-            if let Some(f) = self.inflight.pop_back() {
+        loop {
+            let head = self.outbox.front()?;
+            if head.publish.qos != QoS::AtMostOnce && self.inflight.len() >= limits.receive_maximum
+            {
+                return None; // the server's window is full; order is kept
+            }
+            let Pending { token, mut publish } = self.outbox.pop_front()?;
+            if publish.qos != QoS::AtMostOnce {
+                publish.packet_id = Some(self.next_id());
+            }
+            let (wire, new_alias) = self.with_alias(&publish, limits.topic_alias_maximum);
+            let bytes = match encode_within(&Packet::Publish(wire), limits.max_packet_size) {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    // Refused here rather than by a closed connection; nothing of it is kept.
+                    self.events.push_back(Event::Published {
+                        token,
+                        result: Err(reason),
+                    });
+                    continue;
+                }
+            };
+            if let Some(alias) = new_alias {
+                self.aliases
+                    .insert(publish.topic.as_byte_str().clone(), alias);
+            }
+            self.last_sent = now;
+            if publish.qos == QoS::AtMostOnce {
                 self.events.push_back(Event::Published {
-                    token: f.token,
-                    result: Err(ReasonCode::PacketTooLarge),
+                    token,
+                    result: Ok(()),
+                });
+            } else {
+                self.inflight.push_back(InFlight {
+                    token,
+                    publish,
+                    released: false,
                 });
             }
-            return None;
+            return Some(bytes);
         }
-        bytes
     }
 
     /// The PUBLISH as sent: with a topic alias when the server allows them. The first use of
-    /// a topic sends topic and alias, later ones the alias alone.
-    fn with_alias(&mut self, publish: &Publish, max: u16) -> Publish {
+    /// a topic sends topic and alias (the alias to record once the packet is committed),
+    /// later ones the alias alone.
+    fn with_alias(&self, publish: &Publish, max: u16) -> (Publish, Option<u16>) {
         let mut p = publish.clone();
         if max == 0 {
-            return p;
+            return (p, None);
         }
-        let topic = p.topic.as_byte_str().clone();
-        if let Some(&alias) = self.aliases.get(&topic) {
+        if let Some(&alias) = self.aliases.get(p.topic.as_byte_str()) {
             p.properties.topic_alias = NonZeroU16::new(alias);
             p.topic = crate::TopicName::alias_only();
+            (p, None)
         } else if self.aliases.len() < usize::from(max) {
             let alias = self.aliases.len() as u16 + 1;
-            self.aliases.insert(topic, alias);
             p.properties.topic_alias = NonZeroU16::new(alias);
+            (p, Some(alias))
+        } else {
+            (p, None)
         }
-        p
     }
 
     fn encode(&mut self, packet: &Packet, now: Timestamp) -> Option<Bytes> {
@@ -628,15 +672,39 @@ impl ClientSession {
 
     /// DISCONNECT for a page going away: reason 0x04 so the server publishes the wills, and
     /// session expiry 0 so it does so at once.
+    #[must_use]
     pub fn leave(&mut self) -> Option<Bytes> {
         let mut d = Disconnect::new(ReasonCode::DisconnectWithWillMessage);
         d.properties.session_expiry_interval = Some(0);
-        let mut out = BytesMut::new();
-        encode(&Packet::Disconnect(d), ProtocolVersion::V5, &mut out).ok()?;
-        Some(out.freeze())
+        self.encode(&Packet::Disconnect(d), self.last_sent)
     }
 
+    /// DISCONNECT 0x00 for a page that closes the connection on purpose: no will fires, and
+    /// the server keeps the session for its expiry.
+    #[must_use]
+    pub fn disconnect(&mut self) -> Option<Bytes> {
+        let d = Disconnect::new(ReasonCode::Success);
+        self.encode(&Packet::Disconnect(d), self.last_sent)
+    }
+
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+}
+
+/// `packet` encoded, or the reason it cannot go to a server whose Maximum Packet Size is
+/// `max`. A payload alone over the limit is refused before anything is encoded.
+fn encode_within(packet: &Packet, max: usize) -> Result<Bytes, ReasonCode> {
+    if let Packet::Publish(p) = packet
+        && p.payload.len() >= max
+    {
+        return Err(ReasonCode::PacketTooLarge);
+    }
+    let mut out = BytesMut::new();
+    match encode(packet, ProtocolVersion::V5, &mut out) {
+        Ok(()) if out.len() <= max => Ok(out.freeze()),
+        Ok(()) | Err(crate::EncodeError::VarIntTooLarge(_)) => Err(ReasonCode::PacketTooLarge),
+        Err(_) => Err(ReasonCode::ProtocolError),
     }
 }
