@@ -4,6 +4,11 @@
 //!
 //! Callbacks may subscribe, unsubscribe and publish while they run: the broker's state is never
 //! borrowed while JS code runs.
+//!
+//! A subscription, as MQTT's retain handling 1 sees it, is a callback on a pattern: subscribing
+//! the same callback to the same pattern again finds it existing. `$share/<group>/<filter>`
+//! subscriptions take turns: each message goes to one member of the group (round robin, in
+//! the order they subscribed) [MQTT-4.8.2].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,6 +45,8 @@ struct State {
     handles: IdMap<u32, Vec<SubscriptionKey>>,
     next_handle: u32,
     error_hook: Option<Function>,
+    /// How many messages each share group (by its whole pattern) has had: whose turn it is.
+    share_turns: Vec<(String, usize)>,
 }
 
 /// A page broker; cheap to clone (clones share the broker).
@@ -97,6 +104,36 @@ fn message(topic: &str, payload: &JsValue, qos: u8, retain: bool, properties: &J
     }
     js::set(&msg, "properties", &Object::freeze(&props));
     Object::freeze(&msg)
+}
+
+/// One call per share group: the member whose turn it is, in the order members subscribed.
+fn take_turns(
+    turns: &mut Vec<(String, usize)>,
+    mut members: Vec<(String, SubscriptionKey, Call)>,
+) -> Vec<Call> {
+    members.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.get().cmp(&b.1.get())));
+    let mut out = Vec::new();
+    let mut rest = members.into_iter().peekable();
+    while let Some((group, key, call)) = rest.next() {
+        let mut group_calls = vec![(key, call)];
+        while rest.peek().is_some_and(|(g, _, _)| *g == group) {
+            if let Some((_, k, c)) = rest.next() {
+                group_calls.push((k, c));
+            }
+        }
+        let i = turns
+            .iter()
+            .position(|(g, _)| *g == group)
+            .unwrap_or_else(|| {
+                turns.push((group, 0));
+                turns.len() - 1
+            });
+        let turn = &mut turns[i].1;
+        let pick = *turn % group_calls.len();
+        *turn = turn.wrapping_add(1);
+        out.push(group_calls.swap_remove(pick).1);
+    }
+    out
 }
 
 /// A broker that does not keep its state alive (for window listeners).
@@ -220,13 +257,21 @@ impl LocalBroker {
                 }
             }
             let mut calls = Vec::new();
+            let mut shared: Vec<(String, SubscriptionKey, Call)> = Vec::new();
             st.tree.for_each_match(topic, |m| {
-                calls.push(Call {
+                let call = Call {
                     callback: m.value.callback.clone(),
                     bindings: js::bindings(&m.bindings()),
                     info: m.value.info.clone(),
-                })
+                };
+                match m.pattern.share_group() {
+                    None => calls.push(call),
+                    Some(_) => shared.push((m.pattern.as_str().to_owned(), m.key, call)),
+                }
             });
+            if !shared.is_empty() {
+                calls.extend(take_turns(&mut st.share_turns, shared));
+            }
             calls
         };
         let delivered = calls.len();

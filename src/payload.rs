@@ -15,8 +15,25 @@ pub const JSON_TYPE: &str = "application/json";
 pub const DATETIME: &str = "text/x-datetime";
 pub const BINARY: &str = "binary/octet-stream";
 
+/// Why a value cannot be sent, in a page author's words.
+pub fn unsendable(value: &JsValue) -> Option<&'static str> {
+    if value.is_function() {
+        Some("a function")
+    } else if value.is_symbol() {
+        Some("a Symbol")
+    } else if value.is_bigint() {
+        Some("a BigInt (convert it to a string or a number first)")
+    } else {
+        None
+    }
+}
+
 /// The bytes and content type of `value`; `undefined` is an empty payload without a type.
-pub fn encode(value: &JsValue) -> Result<(Vec<u8>, Option<&'static str>), JsError> {
+/// The error is the reason alone; callers name the topic.
+pub fn encode(value: &JsValue) -> Result<(Vec<u8>, Option<&'static str>), String> {
+    if let Some(what) = unsendable(value) {
+        return Err(format!("{what} cannot be sent"));
+    }
     if value.is_undefined() {
         return Ok((Vec::new(), None));
     }
@@ -47,10 +64,18 @@ pub fn encode(value: &JsValue) -> Result<(Vec<u8>, Option<&'static str>), JsErro
             Some(DATETIME),
         ));
     }
-    let json = JSON::stringify(value).map_err(|_| {
-        JsError::new("the payload cannot be sent to the server: JSON.stringify failed")
+    // JSON.stringify throws for cycles and nested BigInts; say what it said.
+    let json = JSON::stringify(value).map_err(|e| {
+        let why = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_default();
+        format!("an object that JSON.stringify cannot encode ({why})")
     })?;
-    Ok((String::from(json).into_bytes(), Some(JSON_TYPE)))
+    match json.as_string() {
+        Some(text) => Ok((text.into_bytes(), Some(JSON_TYPE))),
+        None => Err("a value JSON.stringify turns into nothing cannot be sent".to_owned()),
+    }
 }
 
 /// The JS value of a payload with this content type.

@@ -28,7 +28,12 @@ pub fn save(local: &LocalBroker, key: &str) -> Result<(), JsError> {
     let window = window()?;
     let entries = Array::new();
     for msg in local.retained_messages() {
-        let (bytes, content_type) = payload::encode(&js::get(&msg, "payload"))?;
+        let topic = js::get(&msg, "topic").as_string().unwrap_or_default();
+        let (bytes, content_type) = payload::encode(&js::get(&msg, "payload")).map_err(|why| {
+            JsError::new(&format!(
+                "cannot persist the retained message on {topic}: {why}"
+            ))
+        })?;
         let binary: String = bytes.iter().map(|b| char::from(*b)).collect();
         let entry = Object::new();
         js::set(&entry, "topic", &js::get(&msg, "topic"));

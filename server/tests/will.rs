@@ -309,3 +309,44 @@ async fn takeover_resuming_the_session_within_the_will_delay_keeps_the_will_back
     assert!(ack.session_present);
     w.no_publish().await;
 }
+
+#[tokio::test]
+async fn a_will_on_a_topic_the_client_may_not_publish_is_refused_at_registration() {
+    use pubzub_server::config::{DEFAULT_SITE, Rule, RuleAccess, RuleAction};
+    let s = common::start_with(|c| {
+        let rules = &mut c.sites.entry(DEFAULT_SITE.into()).or_default().rules;
+        rules.insert(
+            0,
+            Rule {
+                action: RuleAction::Deny,
+                access: RuleAccess::Publish,
+                filter: "alarm/#".into(),
+                who: "all".into(),
+            },
+        );
+    })
+    .await;
+    let mut w = V5::simple(s.mqtt, "watcher").await;
+    w.subscribe("alarm/#", QoS::AtLeastOnce).await;
+    let mut c = V5::simple(s.mqtt, "page").await;
+    c.client
+        .publish(
+            "$client/page/will/x",
+            QoS::AtLeastOnce,
+            false,
+            r#"{"topic":"alarm/fire","payload":"forged"}"#,
+        )
+        .await
+        .unwrap();
+    let reason = loop {
+        if let rumqttc::v5::mqttbytes::v5::Packet::PubAck(a) = c.next().await {
+            break a.reason;
+        }
+    };
+    assert_eq!(
+        reason,
+        rumqttc::v5::mqttbytes::v5::PubAckReason::NotAuthorized
+    );
+    c.kill();
+    w.no_publish().await;
+}

@@ -277,6 +277,14 @@ impl Broker {
                 if let Some(Ok(topic)) = expand::topic(ctx, &w.publish.topic) {
                     w.publish.topic = topic;
                 }
+                // Refused now, where the page hears it, rather than dropped when it fires.
+                if !self.allowed(ctx, Action::Publish, &w.publish.topic) {
+                    tracing::debug!(client = %client_id, topic = %w.publish.topic, "will on a denied topic");
+                    return ReasonCode::NotAuthorized;
+                }
+                let Some(session) = self.sessions.get_mut(client_id) else {
+                    return ReasonCode::UnspecifiedError;
+                };
                 session.extra_wills.insert(will_id, w);
                 ReasonCode::Success
             }

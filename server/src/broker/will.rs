@@ -11,6 +11,11 @@
 //!   (`binary/octet-stream`). Neither: an empty payload.
 //! - `qos` (0..2, default 0), `retain` (default false), `content_type` (overrides the above),
 //!   `delay` (seconds, as the Will Delay Interval, default 0).
+//! - MQTT v5 properties of the message: `payload_format_indicator` (bool),
+//!   `message_expiry_interval` (seconds), `response_topic`, `correlation_data_base64`,
+//!   `user_properties` (`[[name, value], ...]`).
+//!
+//! The registration is refused (0x87) when the client may not publish on the will's topic.
 //!
 //! An empty payload on the control topic removes the will; the same will id replaces it. The
 //! wills fire by the CONNECT will's rules and stay registered with the session (see
@@ -50,6 +55,16 @@ struct WillJson {
     content_type: Option<String>,
     #[serde(default)]
     delay: u32,
+    #[serde(default)]
+    payload_format_indicator: Option<bool>,
+    #[serde(default)]
+    message_expiry_interval: Option<u32>,
+    #[serde(default)]
+    response_topic: Option<String>,
+    #[serde(default)]
+    correlation_data_base64: Option<String>,
+    #[serde(default)]
+    user_properties: Vec<(String, String)>,
 }
 
 pub fn parse(json: &[u8]) -> Result<WillMessage, WillError> {
@@ -71,10 +86,24 @@ pub fn parse(json: &[u8]) -> Result<WillMessage, WillError> {
         _ => return Err(WillError::QoS),
     };
     publish.retain = w.retain;
-    publish.properties.content_type = w
+    let props = &mut publish.properties;
+    props.content_type = w
         .content_type
         .map(ByteStr::from)
         .or(default_type.map(ByteStr::from_static));
+    props.payload_format_indicator = w.payload_format_indicator;
+    props.message_expiry_interval = w.message_expiry_interval;
+    props.response_topic = w.response_topic.map(TopicName::try_from).transpose()?;
+    props.correlation_data = w
+        .correlation_data_base64
+        .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
+        .transpose()?
+        .map(Bytes::from);
+    props.user_properties = w
+        .user_properties
+        .into_iter()
+        .map(|(k, v)| (ByteStr::from(k), ByteStr::from(v)))
+        .collect();
     Ok(WillMessage {
         publish,
         delay: w.delay,
@@ -106,6 +135,22 @@ mod tests {
         let w = parse(br#"{"topic":"a","payload_base64":"AAH/","delay":5}"#).unwrap();
         assert_eq!(&w.publish.payload[..], &[0, 1, 255]);
         assert_eq!(w.delay, 5);
+    }
+
+    #[test]
+    fn message_properties() {
+        let w = parse(
+            br#"{"topic":"a","payload":"x","payload_format_indicator":true,
+                "message_expiry_interval":60,"response_topic":"r/1",
+                "correlation_data_base64":"AQI=","user_properties":[["k","v"],["k","w"]]}"#,
+        )
+        .unwrap();
+        let p = &w.publish.properties;
+        assert_eq!(p.payload_format_indicator, Some(true));
+        assert_eq!(p.message_expiry_interval, Some(60));
+        assert_eq!(p.response_topic.as_deref(), Some("r/1"));
+        assert_eq!(p.correlation_data.as_deref(), Some(&[1u8, 2][..]));
+        assert_eq!(p.user_properties.len(), 2);
     }
 
     #[test]

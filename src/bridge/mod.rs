@@ -1,0 +1,1133 @@
+//! The bridge to the origin server: a WebSocket (binary MQTT v5, subprotocol `mqtt`) driven by
+//! pubzub-core's sans-IO [`ClientSession`], and the mapping between local and server topics
+//! (`outgoing.rs`, `incoming.rs`):
+//!
+//! - a local publish to `bridge/origin/X` goes to the server as `X`, its response topic `R`
+//!   as `bridge/<routingId>/R`;
+//! - a local subscription to `bridge/origin/F` holds one server subscription to `F`;
+//! - server messages for those subscriptions arrive locally as `bridge/origin/T`, messages
+//!   addressed to this page (`bridge/<id>/X` on the server) as `X`.
+//!
+//! Every request of the page settles: `connect()` on CONNACK, on a refusal that retrying
+//! cannot fix, or after its timeout; a publication when the server acknowledged or refused it,
+//! when it was dropped, or when `disconnect()` gave it up; a subscription's `ready` with its
+//! SUBACK; a will with the acknowledgement of its registration. JS callbacks run with the
+//! state released, and no closure outlives the socket or timer it was bound to.
+//!
+//! This module moves bytes and runs timers; decisions are the session's.
+
+mod incoming;
+mod outgoing;
+mod socket;
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, Function, Object, Promise};
+use pubzub_core::client::{ClientOptions, ClientSession, Event, TimerAction, Token};
+use pubzub_core::{Bytes, Publish, QoS, ReasonCode, Timestamp, TopicFilter, TopicName};
+use wasm_bindgen::prelude::*;
+use web_sys::{CloseEvent, MessageEvent};
+
+use crate::id_map::IdMap;
+use crate::js;
+use crate::listener::Listener;
+use crate::local::{LocalBroker, PublishOptions};
+use socket::Socket;
+
+pub use outgoing::qos;
+
+/// Local topics under this prefix are the server's.
+pub const PREFIX: &str = "bridge/origin/";
+/// The retained local topic with the bridge's status.
+pub const STATUS_TOPIC: &str = "$bridge/origin/status";
+/// Reconnect delays: doubling from this, capped (with up to 50% jitter on top).
+const BACKOFF_FIRST_MS: f64 = 500.0;
+const BACKOFF_CAP_MS: f64 = 30_000.0;
+/// How soon to try again when the socket's send buffer is over the high-water mark.
+const DRAIN_RETRY_MS: u32 = 20;
+/// How long `connect()` waits, and how long an open socket may wait for its CONNACK.
+const CONNECT_TIMEOUT_MS: u32 = 10_000;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str, detail: &JsValue);
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+}
+
+/// The local topic a server topic belongs to, if the page asked for it.
+pub fn remote_topic(local: &str) -> Option<&str> {
+    local.strip_prefix(PREFIX)
+}
+
+/// How a publication's outcome reaches whoever asked for it.
+pub type Settle = Box<dyn FnOnce(Result<(), JsValue>)>;
+
+/// A will kept for the server, registered again after a reconnect without session.
+struct Will {
+    id: u32,
+    json: String,
+    /// Handed to the session (which keeps it through reconnects) for this session.
+    sent: bool,
+}
+
+/// A subscription waiting for the server's answers: one slot per pattern, `None` for local
+/// patterns, else the server filter and its granted QoS once known.
+struct Ready {
+    sub: u32,
+    slots: Vec<Option<(String, Option<QoS>)>>,
+    /// `done(error, granted)`, called once.
+    done: Function,
+}
+
+/// A `connect()` call waiting for the connection, with its timeout.
+struct Waiter {
+    id: u32,
+    resolve: Function,
+    reject: Function,
+    _timeout: Timeout,
+}
+
+/// Connection parameters from `connect({...})`.
+pub struct ConnectOptions {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub client_id: Option<String>,
+    /// Seconds between PINGREQs when idle (30 by default).
+    pub keep_alive: Option<u16>,
+    /// Publications kept while offline (1000 by default); beyond, QoS 0 ones go first.
+    pub max_queued: Option<usize>,
+    /// Milliseconds `connect()` waits before it rejects (10 s by default).
+    pub connect_timeout: Option<u32>,
+}
+
+struct State {
+    session: ClientSession,
+    url: Option<String>,
+    socket: Option<Socket>,
+    /// A socket closed from inside one of its own handlers, dropped at the next open.
+    retired: Option<Socket>,
+    routing_id: Option<String>,
+    session_present: bool,
+    settles: IdMap<Token, Settle>,
+    /// Publications that register or remove a will, by the will's id.
+    will_tokens: IdMap<Token, u32>,
+    next_token: Token,
+    /// Keep alive, drain retry or reconnect.
+    timer: Option<Timeout>,
+    /// Gives up on a socket that has no CONNACK in time.
+    connack_timer: Option<Timeout>,
+    attempt: u32,
+    /// The page wants a connection: `connect()` was called, and no `disconnect()`, refusal
+    /// or `pagehide` came since.
+    wanted: bool,
+    /// `disconnect()` was called: publications to the server are refused until `connect()`.
+    closed: bool,
+    /// The page left (`pagehide`); a page restored from the back/forward cache comes back.
+    left: bool,
+    wills: Vec<Will>,
+    next_will: u32,
+    will_waiters: IdMap<u32, Function>,
+    readies: Vec<Ready>,
+    /// The server filters each local subscription holds.
+    sub_filters: IdMap<u32, Vec<String>>,
+    waiters: Vec<Waiter>,
+    next_waiter: u32,
+    connect_timeout: u32,
+    last_error: Option<String>,
+    epoch: f64,
+}
+
+struct Inner {
+    local: LocalBroker,
+    state: RefCell<State>,
+    /// Window listeners (`online`, `pagehide`, `pageshow`), installed on the first connect;
+    /// dropping them removes them.
+    listeners: RefCell<Vec<Listener>>,
+}
+
+/// A page's bridge; cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Rc<Inner>,
+}
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// An `Error` named `name` with `reasonCode` when there is one.
+fn coded_error(name: &str, message: &str, code: Option<ReasonCode>) -> JsValue {
+    let e = js::named_error(name, message);
+    if let Some(code) = code {
+        js::set(&e, "reasonCode", &JsValue::from(code as u8));
+    }
+    e.into()
+}
+
+fn server_error(code: ReasonCode, what: &str) -> JsValue {
+    coded_error(
+        "ServerError",
+        &format!("the server refused {what}"),
+        Some(code),
+    )
+}
+
+fn not_connected(what: &str) -> JsValue {
+    coded_error(
+        "NotConnectedError",
+        &format!("{what}: disconnect() was called; connect() again first"),
+        None,
+    )
+}
+
+/// Refusals that the same CONNECT would get again: retrying cannot help.
+fn is_permanent(code: ReasonCode) -> bool {
+    use ReasonCode::*;
+    matches!(
+        code,
+        MalformedPacket
+            | ProtocolError
+            | UnsupportedProtocolVersion
+            | ClientIdentifierNotValid
+            | BadUserNameOrPassword
+            | NotAuthorized
+            | Banned
+            | BadAuthenticationMethod
+            | PacketTooLarge
+    )
+}
+
+/// The server url: `url` resolved against the page, which must be ws: or wss:; by default
+/// `ws(s)://<page host>/mqtt-transport`.
+fn server_url(url: Option<&str>) -> Result<String, JsError> {
+    let location = window().map(|w| w.location());
+    let base = location.as_ref().and_then(|l| l.href().ok());
+    let url = match (url, &location) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(l)) => {
+            let scheme = if l.protocol().ok().as_deref() == Some("https:") {
+                "wss"
+            } else {
+                "ws"
+            };
+            let host = l.host().unwrap_or_default();
+            format!("{scheme}://{host}/mqtt-transport")
+        }
+        (None, None) => return Err(JsError::new("no page to connect from: pass connect({url})")),
+    };
+    let parsed = match &base {
+        Some(base) => web_sys::Url::new_with_base(&url, base),
+        None => web_sys::Url::new(&url),
+    }
+    .map_err(|_| JsError::new(&format!("\"{url}\" is not a URL")))?;
+    let protocol = parsed.protocol();
+    if protocol != "ws:" && protocol != "wss:" {
+        return Err(JsError::new(&format!(
+            "connect() needs a ws: or wss: URL, not \"{url}\" ({protocol})"
+        )));
+    }
+    Ok(parsed.href())
+}
+
+/// Whether this JS environment has a WebSocket (Node 20 has none).
+fn has_websocket() -> bool {
+    js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("WebSocket")).unwrap_or(false)
+}
+
+impl Bridge {
+    pub fn new(local: LocalBroker) -> Bridge {
+        Bridge {
+            inner: Rc::new(Inner {
+                local,
+                state: RefCell::new(State {
+                    session: ClientSession::new(ClientOptions::default()),
+                    url: None,
+                    socket: None,
+                    retired: None,
+                    routing_id: None,
+                    session_present: false,
+                    settles: IdMap::default(),
+                    will_tokens: IdMap::default(),
+                    next_token: 1,
+                    timer: None,
+                    connack_timer: None,
+                    attempt: 0,
+                    wanted: false,
+                    closed: false,
+                    left: false,
+                    wills: Vec::new(),
+                    next_will: 1,
+                    will_waiters: IdMap::default(),
+                    readies: Vec::new(),
+                    sub_filters: IdMap::default(),
+                    waiters: Vec::new(),
+                    next_waiter: 1,
+                    connect_timeout: CONNECT_TIMEOUT_MS,
+                    last_error: None,
+                    epoch: date_now(),
+                }),
+                listeners: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        let st = self.inner.state.borrow();
+        Timestamp((date_now() - st.epoch).max(0.0) as u64)
+    }
+
+    fn weak(&self) -> Weak<Inner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    /// Connects (and keeps reconnecting) to the origin server. Throws for a url that is not
+    /// ws:/wss:; the Promise resolves with the status once connected and rejects with a
+    /// `ConnectError` on a refusal that retrying cannot fix or after the connect timeout.
+    pub fn connect(&self, options: ConnectOptions) -> Result<Promise, JsError> {
+        let url = server_url(options.url.as_deref())?;
+        if !has_websocket() {
+            return Ok(Promise::reject(&coded_error(
+                "ConnectError",
+                "this JavaScript environment has no WebSocket (Node before 22?): the bridge \
+                 connects from browsers; local publish/subscribe works without it",
+                None,
+            )));
+        }
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let mut session_options = ClientOptions {
+                // Without a client id of its own the page keeps the one the server assigned,
+                // and with it its session on the server.
+                client_id: match options.client_id {
+                    Some(id) => id.into(),
+                    None => st.session.client_id().clone(),
+                },
+                ..ClientOptions::default()
+            };
+            if let Some(k) = options.keep_alive {
+                session_options.keep_alive = k;
+            }
+            if let Some(n) = options.max_queued {
+                session_options.max_offline = n;
+            }
+            session_options.username = options.username.map(Into::into);
+            session_options.password = options.password.map(|p| Bytes::from(p.into_bytes()));
+            st.session.set_options(session_options);
+            st.url = Some(url);
+            st.connect_timeout = options.connect_timeout.unwrap_or(CONNECT_TIMEOUT_MS);
+            st.wanted = true;
+            st.closed = false;
+            st.left = false;
+            st.attempt = 0;
+        }
+        let promise = self.connect_promise();
+        self.install_window_listeners();
+        self.open();
+        Ok(promise)
+    }
+
+    /// A Promise for the next connection (at once when connected), with its timeout.
+    fn connect_promise(&self) -> Promise {
+        if self.inner.state.borrow().session.is_connected() {
+            let status: JsValue = self.status().into();
+            return Promise::resolve(&status);
+        }
+        let weak = self.weak();
+        Promise::new(&mut |resolve, reject| {
+            let mut st = self.inner.state.borrow_mut();
+            let id = st.next_waiter;
+            st.next_waiter += 1;
+            let (ms, weak) = (st.connect_timeout, weak.clone());
+            let timeout = Timeout::new(ms, move || {
+                with(&weak, |b| b.connect_timed_out(id, ms));
+            });
+            st.waiters.push(Waiter {
+                id,
+                resolve,
+                reject,
+                _timeout: timeout,
+            });
+        })
+    }
+
+    fn connect_timed_out(&self, id: u32, ms: u32) {
+        let (waiter, message) = {
+            let mut st = self.inner.state.borrow_mut();
+            let Some(i) = st.waiters.iter().position(|w| w.id == id) else {
+                return;
+            };
+            let url = st.url.clone().unwrap_or_default();
+            let why = st.last_error.as_deref().unwrap_or("no answer");
+            let message = format!("no connection to {url} within {ms} ms ({why}); still trying");
+            (st.waiters.remove(i), message)
+        };
+        let e = coded_error("ConnectError", &message, None);
+        let _ = waiter.reject.call1(&JsValue::UNDEFINED, &e);
+    }
+
+    /// Settles every waiting `connect()`: with the status, or with `error`.
+    fn settle_waiters(&self, error: Option<JsValue>) {
+        let waiters = std::mem::take(&mut self.inner.state.borrow_mut().waiters);
+        if waiters.is_empty() {
+            return;
+        }
+        let status: JsValue = self.status().into();
+        for w in waiters {
+            let _ = match &error {
+                None => w.resolve.call1(&JsValue::UNDEFINED, &status),
+                Some(e) => w.reject.call1(&JsValue::UNDEFINED, e),
+            };
+        }
+    }
+
+    /// Closes the connection for good (until the next `connect`): DISCONNECT 0x00, so no
+    /// will fires; every publication, subscription answer, will registration and `connect()`
+    /// still waiting rejects with a `NotConnectedError`.
+    pub fn disconnect(&self) {
+        let (socket, readies, will_waiters) = {
+            let mut st = self.inner.state.borrow_mut();
+            st.wanted = false;
+            st.closed = true;
+            st.timer = None;
+            st.connack_timer = None;
+            let socket = st.socket.take();
+            if let Some(socket) = &socket
+                && st.session.is_connected()
+                && let Some(bytes) = st.session.disconnect()
+            {
+                socket.send(&bytes);
+            }
+            st.session.on_close();
+            st.session.cancel_publications();
+            let readies = std::mem::take(&mut st.readies);
+            let wills = std::mem::take(&mut st.will_waiters);
+            (socket, readies, wills)
+        };
+        drop(socket);
+        for r in readies {
+            let _ = r.done.call1(
+                &JsValue::UNDEFINED,
+                &not_connected("the subscription was not answered"),
+            );
+        }
+        for done in will_waiters.into_values() {
+            let _ = done.call1(
+                &JsValue::UNDEFINED,
+                &not_connected("the will was not registered"),
+            );
+        }
+        self.settle_waiters(Some(not_connected("not connected")));
+        self.dispatch_events();
+        self.publish_status();
+    }
+
+    fn install_window_listeners(&self) {
+        if !self.inner.listeners.borrow().is_empty() {
+            return;
+        }
+        let weak = self.weak();
+        let online = Listener::on_window("online", move |_| {
+            with(&weak, |b| {
+                {
+                    let mut st = b.inner.state.borrow_mut();
+                    if st.socket.is_some() || !st.wanted {
+                        return;
+                    }
+                    st.attempt = 0;
+                    st.timer = None; // the pending reconnect is this one
+                }
+                b.open();
+            })
+        });
+        let weak = self.weak();
+        let pagehide = Listener::on_window("pagehide", move |_| with(&weak, Bridge::leave));
+        let weak = self.weak();
+        let pageshow = Listener::on_window("pageshow", move |_| {
+            with(&weak, |b| {
+                let back = {
+                    let mut st = b.inner.state.borrow_mut();
+                    let back = std::mem::take(&mut st.left) && !st.closed;
+                    st.wanted |= back;
+                    back
+                };
+                if back {
+                    b.open();
+                }
+            })
+        });
+        let mut listeners = self.inner.listeners.borrow_mut();
+        listeners.extend([online, pagehide, pageshow].into_iter().flatten());
+    }
+
+    /// The page goes away: DISCONNECT 0x04 with session expiry 0, so the server publishes the
+    /// wills now.
+    pub fn leave(&self) {
+        let socket = {
+            let mut st = self.inner.state.borrow_mut();
+            st.left = st.wanted;
+            st.wanted = false;
+            st.timer = None;
+            st.connack_timer = None;
+            let socket = st.socket.take();
+            if let Some(socket) = &socket
+                && let Some(bytes) = st.session.leave()
+            {
+                socket.send(&bytes);
+            }
+            st.session.on_close();
+            socket
+        };
+        drop(socket);
+        self.publish_status();
+    }
+
+    fn open(&self) {
+        let (url, timeout) = {
+            let mut st = self.inner.state.borrow_mut();
+            st.retired = None;
+            match &st.url {
+                // One socket at a time (a reconnect timer may fire while one is opening).
+                Some(url) if st.socket.is_none() && st.wanted => (url.clone(), st.connect_timeout),
+                _ => return,
+            }
+        };
+        let (w1, w2, w3) = (self.weak(), self.weak(), self.weak());
+        let socket = Socket::open(
+            &url,
+            move || {
+                with(&w1, |b| {
+                    let now = b.now();
+                    b.inner.state.borrow_mut().session.on_open(now);
+                    b.pump();
+                })
+            },
+            move |e: MessageEvent| with(&w2, |b| b.on_message(e)),
+            move |e: CloseEvent| with(&w3, |b| b.on_socket_closed(Some(e.code()))),
+        );
+        match socket {
+            Ok(socket) => {
+                let weak = self.weak();
+                let mut st = self.inner.state.borrow_mut();
+                st.socket = Some(socket);
+                st.connack_timer = Some(Timeout::new(timeout, move || {
+                    with(&weak, |b| {
+                        b.fail(format!("no CONNACK within {timeout} ms"));
+                    })
+                }));
+            }
+            Err(e) => {
+                let why = js::get(&e, "message").as_string().unwrap_or_default();
+                self.inner.state.borrow_mut().last_error =
+                    Some(format!("cannot open a WebSocket to {url}: {why}"));
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn on_message(&self, e: MessageEvent) {
+        let data = e.data();
+        let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() else {
+            return; // text frames are not MQTT
+        };
+        let bytes = js_sys::Uint8Array::new(buffer).to_vec();
+        let now = self.now();
+        let result = self.inner.state.borrow_mut().session.on_bytes(&bytes, now);
+        match result {
+            Ok(()) => self.pump(),
+            Err(e) => self.fail(format!(
+                "malformed packet from the server (reason 0x{:02x})",
+                e.reason_code() as u8
+            )),
+        }
+    }
+
+    /// Closes the socket from this side, for `why`, and reconnects if wanted.
+    fn fail(&self, why: String) {
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.last_error = Some(why);
+            // Possibly inside one of the socket's own handlers: unhook it now, free it later.
+            st.retired = st.socket.take();
+            if let Some(s) = &st.retired {
+                s.shut();
+            }
+        }
+        self.on_socket_closed(None);
+    }
+
+    /// The socket closed (its `close` event carries `code`), or we closed it.
+    fn on_socket_closed(&self, code: Option<u16>) {
+        {
+            let mut st = self.inner.state.borrow_mut();
+            if code.is_some() {
+                if st.socket.is_none() {
+                    return; // an old socket's late event
+                }
+                st.retired = st.socket.take();
+                let url = st.url.clone().unwrap_or_default();
+                let code = code.unwrap_or_default();
+                st.last_error = Some(if st.session.is_connected() {
+                    format!("the connection to {url} was lost (WebSocket close code {code})")
+                } else {
+                    format!(
+                        "the WebSocket to {url} closed before the server accepted the \
+                         connection (close code {code}: unreachable, or not an MQTT endpoint)"
+                    )
+                });
+            }
+            st.connack_timer = None;
+            st.timer = None;
+            st.session.on_close();
+            st.session_present = false;
+        }
+        self.dispatch_events();
+        self.publish_status();
+        if self.inner.state.borrow().wanted {
+            self.schedule_reconnect();
+        }
+    }
+
+    /// Writes what the session has for the socket, handles its events, and sets the next
+    /// timer.
+    fn pump(&self) {
+        let blocked = {
+            let mut st = self.inner.state.borrow_mut();
+            let now = Timestamp((date_now() - st.epoch).max(0.0) as u64);
+            let st = &mut *st;
+            let mut blocked = false;
+            if let Some(socket) = &st.socket {
+                loop {
+                    let buffered = socket.ws.buffered_amount() as usize;
+                    match st.session.poll_transmit(buffered, now) {
+                        Some(bytes) => {
+                            if !socket.send(&bytes) {
+                                break;
+                            }
+                        }
+                        None => {
+                            blocked = buffered > 0 && st.session.queued() > 0;
+                            break;
+                        }
+                    }
+                }
+            }
+            blocked
+        };
+        self.dispatch_events();
+        let delay = if blocked {
+            Some(DRAIN_RETRY_MS)
+        } else {
+            let st = self.inner.state.borrow();
+            let now = (date_now() - st.epoch).max(0.0) as u64;
+            st.session
+                .next_timer()
+                .map(|t| t.0.saturating_sub(now).min(u64::from(u32::MAX)) as u32)
+        };
+        if let Some(ms) = delay {
+            self.set_timer(ms, Bridge::on_timer);
+        }
+    }
+
+    fn on_timer(&self) {
+        let now = self.now();
+        let action = self.inner.state.borrow_mut().session.on_timer(now);
+        if action == TimerAction::CloseTransport {
+            self.fail("no PINGRESP from the server".to_owned());
+        } else {
+            self.pump();
+        }
+    }
+
+    /// Replaces the pending timer (dropping a `Timeout` cancels it).
+    fn set_timer(&self, ms: u32, action: fn(&Bridge)) {
+        let weak = self.weak();
+        let timer = Timeout::new(ms, move || with(&weak, action));
+        self.inner.state.borrow_mut().timer = Some(timer);
+    }
+
+    fn schedule_reconnect(&self) {
+        let attempt = {
+            let mut st = self.inner.state.borrow_mut();
+            st.attempt += 1;
+            st.attempt
+        };
+        let base = (BACKOFF_FIRST_MS * 2f64.powi(attempt.min(16) as i32 - 1)).min(BACKOFF_CAP_MS);
+        let delay = base * (1.0 + 0.5 * js_sys::Math::random());
+        self.set_timer(delay as u32, Bridge::open);
+    }
+
+    /// Turns the session's events into local messages, settled Promises and status.
+    fn dispatch_events(&self) {
+        loop {
+            let event = self.inner.state.borrow_mut().session.poll_event();
+            let Some(event) = event else { break };
+            match event {
+                Event::Connected {
+                    session_present,
+                    routing_id,
+                    ..
+                } => self.on_connected(session_present, routing_id.map(|r| r.to_string())),
+                Event::Refused(code) => self.on_refused(code),
+                Event::ServerDisconnect(code) => {
+                    self.fail(format!(
+                        "the server disconnected (reason 0x{:02x})",
+                        code as u8
+                    ));
+                }
+                Event::Message(p) => self.deliver(p),
+                Event::Published { token, result } => {
+                    self.settle(token, result);
+                }
+                Event::Dropped { token } => {
+                    let e = coded_error(
+                        "QueueFullError",
+                        "dropped: the offline queue was full",
+                        None,
+                    );
+                    self.settle_with(token, Err(e));
+                    self.publish_status();
+                }
+                Event::Cancelled { token } => {
+                    let e = not_connected("the message was not sent");
+                    self.settle_with(token, Err(e));
+                }
+                Event::Subscribed { filter, result } => self.on_subscribed(&filter, result),
+            }
+        }
+    }
+
+    fn on_connected(&self, session_present: bool, routing_id: Option<String>) {
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.attempt = 0;
+            st.session_present = session_present;
+            st.routing_id = routing_id;
+            st.last_error = None;
+            st.connack_timer = None;
+        }
+        self.register_wills(!session_present);
+        self.publish_status();
+        self.settle_waiters(None);
+    }
+
+    fn on_refused(&self, code: ReasonCode) {
+        let permanent = is_permanent(code);
+        let message = format!(
+            "the server refused the connection (reason 0x{:02x}){}",
+            code as u8,
+            if permanent { "" } else { "; retrying" }
+        );
+        if permanent {
+            self.inner.state.borrow_mut().wanted = false;
+        }
+        self.fail(message.clone());
+        if permanent {
+            self.settle_waiters(Some(coded_error("ConnectError", &message, Some(code))));
+        }
+    }
+
+    /// A QoS 1/2 exchange or a QoS 0 write ended: `Err` carries the server's reason code.
+    fn settle(&self, token: Token, result: Result<(), ReasonCode>) {
+        let will = self.inner.state.borrow_mut().will_tokens.remove(token);
+        match will {
+            Some(id) => self.on_will_answer(id, result),
+            None => self.settle_with(
+                token,
+                result.map_err(|code| match code {
+                    ReasonCode::PacketTooLarge => coded_error(
+                        "ServerError",
+                        "the message is larger than the server's Maximum Packet Size",
+                        Some(code),
+                    ),
+                    _ => server_error(code, "the message"),
+                }),
+            ),
+        }
+    }
+
+    fn settle_with(&self, token: Token, result: Result<(), JsValue>) {
+        let settle = self.inner.state.borrow_mut().settles.remove(token);
+        if let Some(settle) = settle {
+            settle(result);
+        }
+    }
+
+    /// A message from the server, published locally.
+    fn deliver(&self, p: Publish) {
+        let topic = incoming::local_topic(&p);
+        let options = PublishOptions {
+            qos: p.qos as u8,
+            retain: p.retain,
+            properties: incoming::properties(&p).into(),
+            retain_as_published: true,
+        };
+        if let Err(e) = self
+            .inner
+            .local
+            .publish(&topic, &incoming::value(&p), &options)
+        {
+            console_warn("pubzub: cannot deliver a server message locally", &e.into());
+        }
+    }
+
+    /// Sends `value` to the server topic `topic` (`local` as the page named it); `settle` gets
+    /// the server's answer (QoS 1/2) or the write (QoS 0). After `disconnect()` it gets a
+    /// `NotConnectedError` at once.
+    pub fn publish(
+        &self,
+        topic: &str,
+        local: &str,
+        value: &JsValue,
+        options: &PublishOptions,
+        settle: Settle,
+    ) -> Result<(), JsError> {
+        let p = {
+            let st = self.inner.state.borrow();
+            outgoing::publication(topic, local, value, options, st.routing_id.as_deref())?
+        };
+        if self.inner.state.borrow().closed {
+            settle(Err(not_connected(&format!("cannot publish on {local}"))));
+            return Ok(());
+        }
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let token = st.next_token;
+            st.next_token += 1;
+            st.settles.insert(token, settle);
+            st.session.publish(token, p);
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Subscribes the local subscription `sub` on the server: `slots` holds each pattern's
+    /// server filter (`None` for local patterns). `done(error, granted)` is called once: with
+    /// the granted QoS per pattern (`null` for local ones), or with a `ServerError` after which
+    /// the subscription is gone, or a `NotConnectedError` after which it stays for the next
+    /// `connect()`.
+    pub fn add_subscription(
+        &self,
+        sub: u32,
+        slots: Vec<Option<String>>,
+        qos: QoS,
+        done: Option<Function>,
+    ) -> Result<(), JsError> {
+        let filters: Vec<TopicFilter> = slots
+            .iter()
+            .flatten()
+            .map(|f| {
+                TopicFilter::try_from(f.as_str())
+                    .map_err(|e| JsError::new(&format!("invalid topic filter \"{f}\": {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let closed = {
+            let mut st = self.inner.state.borrow_mut();
+            if !filters.is_empty() {
+                let names = filters.iter().map(|f| f.as_str().to_owned()).collect();
+                st.sub_filters.insert(sub, names);
+            }
+            match done {
+                Some(done) if !filters.is_empty() && !st.closed => {
+                    st.readies.push(Ready {
+                        sub,
+                        slots: slots.into_iter().map(|s| s.map(|f| (f, None))).collect(),
+                        done,
+                    });
+                    None
+                }
+                Some(done) => Some((done, slots.len(), st.closed && !filters.is_empty())),
+                None => None,
+            }
+        };
+        for filter in filters {
+            self.inner.state.borrow_mut().session.subscribe(filter, qos);
+        }
+        if let Some((done, n, closed)) = closed {
+            let _ = if closed {
+                done.call1(
+                    &JsValue::UNDEFINED,
+                    &not_connected("the subscription is made on the next connect()"),
+                )
+            } else {
+                let granted: Array = (0..n).map(|_| JsValue::NULL).collect();
+                done.call2(&JsValue::UNDEFINED, &JsValue::UNDEFINED, &granted)
+            };
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// The local subscription `sub` ends: one user fewer of each of its server filters (the
+    /// server subscription goes with the last). An unanswered `ready` rejects.
+    pub fn remove_subscription(&self, sub: u32) {
+        let (filters, ready) = {
+            let mut st = self.inner.state.borrow_mut();
+            let filters = st.sub_filters.remove(sub).unwrap_or_default();
+            let ready = st
+                .readies
+                .iter()
+                .position(|r| r.sub == sub)
+                .map(|i| st.readies.remove(i));
+            (filters, ready)
+        };
+        for f in filters {
+            if let Ok(filter) = TopicFilter::try_from(f) {
+                self.inner.state.borrow_mut().session.unsubscribe(&filter);
+            }
+        }
+        if let Some(r) = ready {
+            let e = js::named_error("PubzubError", "unsubscribed before the server answered");
+            let _ = r.done.call1(&JsValue::UNDEFINED, &e);
+        }
+        self.pump();
+    }
+
+    /// The server's answer for `filter`: fills the waiting subscriptions' slots; a refusal
+    /// ends every local subscription that holds the filter.
+    fn on_subscribed(&self, filter: &str, result: Result<QoS, ReasonCode>) {
+        let mut complete = Vec::new();
+        let mut refused = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let mut i = 0;
+            while i < st.readies.len() {
+                let r = &mut st.readies[i];
+                let mut holds = false;
+                for (f, granted) in r.slots.iter_mut().flatten() {
+                    if f == filter {
+                        holds = true;
+                        *granted = result.ok();
+                    }
+                }
+                let done =
+                    result.is_err() && holds || r.slots.iter().flatten().all(|(_, g)| g.is_some());
+                if done {
+                    complete.push(st.readies.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            if result.is_err() {
+                // Every local subscription holding it, answered before or not (a filter
+                // refused on a resubscription after the server lost the session).
+                refused = st
+                    .sub_filters
+                    .iter()
+                    .filter(|(_, fs)| fs.iter().any(|f| f == filter))
+                    .map(|(id, _)| *id)
+                    .collect();
+            }
+        }
+        for sub in &refused {
+            self.remove_subscription(*sub);
+            self.inner.local.unsubscribe(*sub);
+        }
+        for r in complete {
+            let _ = match result {
+                Err(code) => r.done.call1(
+                    &JsValue::UNDEFINED,
+                    &server_error(code, &format!("the subscription to {filter}")),
+                ),
+                Ok(_) => {
+                    let granted: Array = r
+                        .slots
+                        .iter()
+                        .map(|s| match s {
+                            Some((_, Some(q))) => JsValue::from(*q as u8),
+                            _ => JsValue::NULL,
+                        })
+                        .collect();
+                    r.done
+                        .call2(&JsValue::UNDEFINED, &JsValue::UNDEFINED, &granted)
+                }
+            };
+        }
+        if !refused.is_empty()
+            && let Err(code) = result
+        {
+            console_warn(
+                &format!("pubzub: the server refused the subscription to {filter}"),
+                &JsValue::from(code as u8),
+            );
+        }
+    }
+
+    /// Registers a will on the server (`$client/<clientId>/will/<id>`) and returns its id;
+    /// `done(error)` is called once the server accepted it (or refused it: then it is gone).
+    pub fn add_will(
+        &self,
+        topic: &str,
+        local: &str,
+        value: &JsValue,
+        options: &PublishOptions,
+        delay: u32,
+        done: Option<Function>,
+    ) -> Result<u32, JsError> {
+        let p = outgoing::publication(topic, local, value, options, None)?;
+        let json = outgoing::will_json(&p, value, delay)?;
+        let (id, closed) = {
+            let mut st = self.inner.state.borrow_mut();
+            let id = st.next_will;
+            st.next_will += 1;
+            st.wills.push(Will {
+                id,
+                json,
+                sent: false,
+            });
+            if let Some(done) = &done
+                && !st.closed
+            {
+                st.will_waiters.insert(id, done.clone());
+            }
+            (id, st.closed)
+        };
+        if let (Some(done), true) = (done, closed) {
+            let e = not_connected("the will is registered on the next connect()");
+            let _ = done.call1(&JsValue::UNDEFINED, &e);
+        }
+        if !self.inner.state.borrow().session.client_id().is_empty() {
+            // Queued while offline: the session keeps it in order through reconnects.
+            self.send_will(id);
+        }
+        Ok(id)
+    }
+
+    /// Removes a will; false if there was none with this id.
+    pub fn remove_will(&self, id: u32) -> bool {
+        let (removed, waiter) = {
+            let mut st = self.inner.state.borrow_mut();
+            let before = st.wills.len();
+            let was_sent = st.wills.iter().any(|w| w.id == id && w.sent);
+            st.wills.retain(|w| w.id != id);
+            (
+                (st.wills.len() < before).then_some(was_sent),
+                st.will_waiters.remove(id),
+            )
+        };
+        if let Some(done) = waiter {
+            let _ = done.call0(&JsValue::UNDEFINED);
+        }
+        if removed == Some(true) {
+            self.send_publication(id, "");
+        }
+        removed.is_some()
+    }
+
+    /// Hands the wills to the session: all of them for a new session, otherwise those not
+    /// sent yet.
+    fn register_wills(&self, all: bool) {
+        let ids: Vec<u32> = self
+            .inner
+            .state
+            .borrow()
+            .wills
+            .iter()
+            .filter(|w| all || !w.sent)
+            .map(|w| w.id)
+            .collect();
+        for id in ids {
+            self.send_will(id);
+        }
+    }
+
+    fn send_will(&self, id: u32) {
+        let json = {
+            let mut st = self.inner.state.borrow_mut();
+            let Some(w) = st.wills.iter_mut().find(|w| w.id == id) else {
+                return;
+            };
+            w.sent = true;
+            w.json.clone()
+        };
+        self.send_publication(id, &json);
+    }
+
+    /// A QoS 1 publication on the will's control topic.
+    fn send_publication(&self, will: u32, payload: &str) {
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let topic = format!("$client/{}/will/{will}", st.session.client_id());
+            let Ok(name) = TopicName::try_from(topic) else {
+                return;
+            };
+            let mut p = Publish::new(name, Bytes::from(payload.as_bytes().to_vec()));
+            p.qos = QoS::AtLeastOnce;
+            let token = st.next_token;
+            st.next_token += 1;
+            st.will_tokens.insert(token, will);
+            st.session.publish(token, p);
+        }
+        self.pump();
+    }
+
+    fn on_will_answer(&self, id: u32, result: Result<(), ReasonCode>) {
+        let waiter = {
+            let mut st = self.inner.state.borrow_mut();
+            if result.is_err() {
+                st.wills.retain(|w| w.id != id);
+            }
+            st.will_waiters.remove(id)
+        };
+        match (waiter, result) {
+            (Some(done), Ok(())) => {
+                let _ = done.call0(&JsValue::UNDEFINED);
+            }
+            (Some(done), Err(code)) => {
+                let _ = done.call1(&JsValue::UNDEFINED, &server_error(code, "the will"));
+            }
+            (None, Err(code)) => console_warn(
+                "pubzub: the server refused a will",
+                &JsValue::from(code as u8),
+            ),
+            (None, Ok(())) => {}
+        }
+    }
+
+    /// `{is_connected, session_present, client_id, routing_id, queued, dropped, last_error}`,
+    /// retained on `$bridge/origin/status`.
+    pub fn status(&self) -> Object {
+        let st = self.inner.state.borrow();
+        let status = Object::new();
+        let text = |s: Option<&str>| s.map_or(JsValue::NULL, JsValue::from_str);
+        let client_id = st.session.client_id();
+        let fields: [(&str, JsValue); 7] = [
+            ("is_connected", st.session.is_connected().into()),
+            ("session_present", st.session_present.into()),
+            (
+                "client_id",
+                text((!client_id.is_empty()).then_some(client_id)),
+            ),
+            ("routing_id", text(st.routing_id.as_deref())),
+            ("queued", (st.session.queued() as u32).into()),
+            ("dropped", (st.session.dropped() as f64).into()),
+            ("last_error", text(st.last_error.as_deref())),
+        ];
+        for (key, value) in fields {
+            js::set(&status, key, &value);
+        }
+        status
+    }
+
+    fn publish_status(&self) {
+        let status = self.status();
+        let options = PublishOptions {
+            qos: 0,
+            retain: true,
+            properties: JsValue::UNDEFINED,
+            retain_as_published: false,
+        };
+        let _ = self.inner.local.publish(STATUS_TOPIC, &status, &options);
+    }
+}
+
+/// Runs `f` on the bridge if it still exists (closures hold weak references).
+fn with(weak: &Weak<Inner>, f: impl FnOnce(&Bridge)) {
+    if let Some(inner) = weak.upgrade() {
+        f(&Bridge { inner });
+    }
+}
