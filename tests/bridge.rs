@@ -3,10 +3,7 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use js_sys::{Function, JSON, Promise, Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use pubzub::PageBroker;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -14,127 +11,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn server_url() -> &'static str {
-    // Read at compile time; a run without it fails here, loudly, instead of passing.
-    match option_env!("PUBZUB_TEST_WS") {
-        Some(url) => url,
-        None => panic!(
-            "run the bridge tests through scripts/test.sh: it starts the server and sets PUBZUB_TEST_WS"
-        ),
-    }
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn json(v: &JsValue) -> String {
-    JSON::stringify(v).unwrap().as_string().unwrap()
-}
-
-fn opts(src: &str) -> JsValue {
-    JSON::parse(src).unwrap()
-}
-
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-/// Messages received by one subscription, as (local topic, message).
-#[derive(Clone, Default)]
-struct Inbox {
-    got: Rc<RefCell<Vec<(String, JsValue)>>>,
-}
-
-impl Inbox {
-    fn callback(&self) -> Function {
-        let got = self.got.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
-            got.borrow_mut()
-                .push((get(&m, "topic").as_string().unwrap_or_default(), m));
-        })
-        .into_js_value()
-        .unchecked_into()
-    }
-
-    /// Waits (up to 5 s) until `n` messages arrived.
-    async fn wait_for(&self, n: usize) -> Vec<(String, JsValue)> {
-        for _ in 0..250 {
-            if self.got.borrow().len() >= n {
-                break;
-            }
-            sleep(20).await;
-        }
-        let got = self.got.borrow().clone();
-        assert!(
-            got.len() >= n,
-            "expected {n} messages, got {:?}",
-            got.iter().map(|(t, _)| t).collect::<Vec<_>>()
-        );
-        got
-    }
-
-    /// The payload of the first message, as text (waiting for it as `wait_for` does).
-    async fn first_text(&self) -> Option<String> {
-        get(&self.wait_for(1).await[0].1, "payload").as_string()
-    }
-
-    fn topics(&self) -> Vec<String> {
-        self.got.borrow().iter().map(|(t, _)| t.clone()).collect()
-    }
-}
-
-/// A page broker connected to the test server; returns it with its status once connected.
-async fn connected() -> (PageBroker, JsValue) {
-    let b = PageBroker::default();
-    let status = Inbox::default();
-    b.subscribe(
-        "$bridge/origin/status".into(),
-        status.callback(),
-        JsValue::UNDEFINED,
-    )
-    .unwrap();
-    b.connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
-        .unwrap();
-    for _ in 0..250 {
-        if let Some((_, m)) = status.got.borrow().last()
-            && get(&get(m, "payload"), "is_connected").as_bool() == Some(true)
-        {
-            let s = get(m, "payload");
-            return (b.clone(), s);
-        }
-        sleep(20).await;
-    }
-    panic!("the bridge did not connect to {}", server_url());
-}
-
-/// Dispatches a window event (`pagehide`, `online`) as the browser would.
-fn dispatch(event: &str) {
-    web_sys::window()
-        .unwrap()
-        .dispatch_event(&web_sys::Event::new(event).unwrap())
-        .unwrap();
-}
-
-/// Another page, connected and subscribed to `filter` (keep the broker while using the inbox).
-async fn watching(filter: &str) -> (PageBroker, Inbox) {
-    let (watcher, _) = connected().await;
-    let inbox = Inbox::default();
-    watcher
-        .subscribe(filter.into(), inbox.callback(), JsValue::UNDEFINED)
-        .unwrap();
-    (watcher, inbox)
-}
-
-async fn settle(p: JsValue) -> Result<JsValue, JsValue> {
-    JsFuture::from(p.unchecked_into::<Promise>()).await
-}
+#[path = "support/page.rs"]
+mod page;
+use page::*;
 
 #[wasm_bindgen_test]
 async fn status_names_the_assigned_client_and_routing_ids() {
@@ -159,6 +38,7 @@ async fn messages_relay_both_ways_with_their_types() {
         "bridge/origin/public/relay/+kind".into(),
         inbox.callback(),
         opts(r#"{"qos":1}"#),
+        None,
     )
     .unwrap();
     sleep(200).await; // the SUBSCRIBE reaches the server
@@ -198,8 +78,13 @@ async fn the_routing_id_addresses_a_page_directly() {
     let (b, _) = connected().await;
     let routing = get(&status, "routing_id").as_string().unwrap();
     let inbox = Inbox::default();
-    a.subscribe("public/direct".into(), inbox.callback(), JsValue::UNDEFINED)
-        .unwrap();
+    a.subscribe(
+        "public/direct".into(),
+        inbox.callback(),
+        JsValue::UNDEFINED,
+        None,
+    )
+    .unwrap();
     settle(
         b.publish(
             &format!("bridge/origin/bridge/{routing}/public/direct"),
@@ -247,6 +132,7 @@ async fn server_subscriptions_follow_the_last_local_subscriber() {
             "bridge/origin/public/rc".into(),
             first.callback(),
             JsValue::UNDEFINED,
+            None,
         )
         .unwrap();
     let two = a
@@ -254,12 +140,14 @@ async fn server_subscriptions_follow_the_last_local_subscriber() {
             "bridge/origin/public/rc".into(),
             second.callback(),
             JsValue::UNDEFINED,
+            None,
         )
         .unwrap();
     a.subscribe(
         "bridge/origin/public/marker".into(),
         marker.callback(),
         JsValue::UNDEFINED,
+        None,
     )
     .unwrap();
     sleep(200).await;
@@ -316,6 +204,7 @@ async fn the_outbox_keeps_order() {
         "bridge/origin/public/order/#".into(),
         inbox.callback(),
         opts(r#"{"qos":1}"#),
+        None,
     )
     .unwrap();
     sleep(200).await;
@@ -343,24 +232,23 @@ async fn the_outbox_keeps_order() {
 async fn call_reaches_a_responder_on_the_server_side() {
     let (a, _) = connected().await;
     let (responder, _) = connected().await;
-    // The responder answers on the request's response topic, through the server.
+    // The responder answers on the request's response topic as it shows it
+    // (`bridge/origin/bridge/<a's routing id>/reply/...`), through the server.
     let r = responder.clone();
     let answer = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
         let reply_to = get(&get(&m, "properties"), "response_topic")
             .as_string()
             .unwrap();
+        assert!(reply_to.starts_with("bridge/origin/bridge/"), "{reply_to}");
         let q = get(&m, "payload").as_f64().unwrap();
-        let _ = r.publish(
-            &format!("bridge/origin/{reply_to}"),
-            JsValue::from(q * 2.0),
-            JsValue::UNDEFINED,
-        );
+        let _ = r.publish(&reply_to, JsValue::from(q * 2.0), JsValue::UNDEFINED);
     });
     responder
         .subscribe(
             "bridge/origin/public/double".into(),
             answer.into_js_value().unchecked_into(),
             JsValue::UNDEFINED,
+            None,
         )
         .unwrap();
     sleep(200).await;
@@ -387,6 +275,7 @@ async fn call_reaches_a_responder_on_the_server_side() {
         "svc/local".into(),
         local.into_js_value().unchecked_into(),
         JsValue::UNDEFINED,
+        None,
     )
     .unwrap();
     let reply = JsFuture::from(
@@ -416,6 +305,7 @@ async fn a_lastwill_fires_when_the_page_goes() {
         &format!("bridge/origin/public/presence/{me}"),
         opts(r#"{"left":true}"#),
         retained.clone(),
+        None,
     )
     .unwrap();
     let removed = a
@@ -423,6 +313,7 @@ async fn a_lastwill_fires_when_the_page_goes() {
             &format!("bridge/origin/public/presence/{me}-never"),
             "x".into(),
             retained,
+            None,
         )
         .unwrap();
     assert!(a.remove_lastwill(removed));
@@ -446,37 +337,6 @@ async fn a_lastwill_fires_when_the_page_goes() {
         !inbox.topics().iter().any(|t| t.ends_with("-never")),
         "the removed will did not fire"
     );
-}
-
-fn control_url() -> &'static str {
-    match option_env!("PUBZUB_TEST_CONTROL") {
-        Some(url) => url,
-        None => panic!("run the bridge tests through scripts/test.sh: it sets PUBZUB_TEST_CONTROL"),
-    }
-}
-
-/// GET on the control script; resolves with the parsed JSON.
-async fn control(path: &str) -> JsValue {
-    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
-        .unwrap()
-        .unchecked_into();
-    let response = JsFuture::from(
-        fetch
-            .call1(
-                &JsValue::UNDEFINED,
-                &format!("{}{path}", control_url()).into(),
-            )
-            .unwrap()
-            .unchecked_into::<Promise>(),
-    )
-    .await
-    .expect("the control script answers");
-    let json: Function = Reflect::get(&response, &"json".into())
-        .unwrap()
-        .unchecked_into();
-    JsFuture::from(json.call0(&response).unwrap().unchecked_into::<Promise>())
-        .await
-        .unwrap()
 }
 
 /// The topics the control script's MQTT.js observer saw under `prefix`, in order.
@@ -532,13 +392,15 @@ async fn a_server_that_stops_answering_is_detected_by_keep_alive() {
         "$bridge/origin/status".into(),
         status.callback(),
         JsValue::UNDEFINED,
+        None,
     )
     .unwrap();
-    b.connect(opts(&format!(
-        r#"{{"url":"{}","keepAlive":1}}"#,
-        server_url()
-    )))
-    .unwrap();
+    let _connecting = b
+        .connect(opts(&format!(
+            r#"{{"url":"{}","keepAlive":1}}"#,
+            server_url()
+        )))
+        .unwrap();
     let connected_now = |s: &Inbox| {
         s.got
             .borrow()
@@ -593,11 +455,12 @@ async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
 #[wasm_bindgen_test]
 async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_rewills() {
     let b = PageBroker::default();
-    b.connect(opts(&format!(
-        r#"{{"url":"{}","maxQueued":10}}"#,
-        server_url()
-    )))
-    .unwrap();
+    let _connecting = b
+        .connect(opts(&format!(
+            r#"{{"url":"{}","maxQueued":10}}"#,
+            server_url()
+        )))
+        .unwrap();
     assert!(until_connected(&b, true, 5000).await);
     let me = get(&b.status(), "client_id").as_string().unwrap();
     let echo = Inbox::default();
@@ -605,6 +468,7 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
         "bridge/origin/public/offline/echo".into(),
         echo.callback(),
         opts(r#"{"qos":1}"#),
+        None,
     )
     .unwrap();
     let will_topic = format!("bridge/origin/public/offline/will/{me}");
@@ -612,6 +476,7 @@ async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_r
         &will_topic,
         "gone".into(),
         opts(r#"{"qos":1,"retain":true}"#),
+        None,
     )
     .unwrap();
     sleep(200).await;
@@ -728,6 +593,7 @@ async fn subscriptions_and_publications_made_before_connect_are_kept() {
         "bridge/origin/public/early/#".into(),
         inbox.callback(),
         opts(r#"{"qos":1}"#),
+        None,
     )
     .unwrap();
     let sent = b
@@ -737,7 +603,8 @@ async fn subscriptions_and_publications_made_before_connect_are_kept() {
             opts(r#"{"qos":1}"#),
         )
         .unwrap();
-    b.connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
+    let _connecting = b
+        .connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
         .unwrap();
     settle(sent).await.expect("acknowledged once connected");
     let got = inbox.wait_for(1).await;
@@ -755,11 +622,12 @@ async fn connecting_again_after_disconnect_resumes_the_same_session() {
     let id = get(&first, "client_id").as_string().unwrap();
     b.disconnect();
     assert!(until_connected(&b, false, 2000).await);
-    b.connect(opts(&format!(
-        r#"{{"url":"{}","keepAlive":20}}"#,
-        server_url()
-    )))
-    .unwrap();
+    let _connecting = b
+        .connect(opts(&format!(
+            r#"{{"url":"{}","keepAlive":20}}"#,
+            server_url()
+        )))
+        .unwrap();
     assert!(until_connected(&b, true, 5000).await);
     let again = b.status();
     assert_eq!(get(&again, "client_id").as_string(), Some(id));

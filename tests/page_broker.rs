@@ -64,7 +64,8 @@ fn none() -> JsValue {
 fn delivers_the_js_value_itself_in_a_frozen_message() {
     let b = PageBroker::default();
     let r = Recorder::new();
-    b.subscribe("truck/7/temp".into(), r.f(), none()).unwrap();
+    b.subscribe("truck/7/temp".into(), r.f(), none(), None)
+        .unwrap();
     let payload: JsValue = Object::new().into();
     let props = opts(r#"{"content_type":"application/json"}"#);
     let n = b
@@ -102,7 +103,7 @@ fn delivers_the_js_value_itself_in_a_frozen_message() {
 fn named_wildcards_bind_levels() {
     let b = PageBroker::default();
     let r = Recorder::new();
-    b.subscribe("truck/+id/#rest".into(), r.f(), none())
+    b.subscribe("truck/+id/#rest".into(), r.f(), none(), None)
         .unwrap();
     b.publish("truck/7/engine/temp", 1.into(), none()).unwrap();
     b.publish("truck/8", 2.into(), none()).unwrap();
@@ -124,7 +125,7 @@ fn several_filters_in_one_call_each_with_its_bindings() {
         .iter()
         .map(|s| JsValue::from_str(s))
         .collect();
-    let id = b.subscribe(filters.into(), r.f(), none()).unwrap();
+    let id = b.subscribe(filters.into(), r.f(), none(), None).unwrap();
     b.publish("a/b", JsValue::NULL, none()).unwrap();
     let calls = r.calls.borrow();
     let mut seen: Vec<String> = calls
@@ -156,8 +157,8 @@ fn a_throwing_callback_does_not_stop_the_others() {
     let r = Recorder::new();
     let errors = Recorder::new();
     b.on_error(Some(errors.f()));
-    b.subscribe("x".into(), thrower, none()).unwrap();
-    b.subscribe("x".into(), r.f(), none()).unwrap();
+    b.subscribe("x".into(), thrower, none(), None).unwrap();
+    b.subscribe("x".into(), r.f(), none(), None).unwrap();
     b.publish("x", "hi".into(), none()).unwrap();
     assert_eq!(r.len(), 1);
     assert_eq!(errors.len(), 1, "the error hook heard of it");
@@ -186,7 +187,8 @@ fn retained_messages_on_subscribe_cleared_by_empty_payload_binary_intact() {
     b.publish("state/gone", "".into(), opts(r#"{"retain":true}"#))
         .unwrap();
     let r = Recorder::new();
-    b.subscribe("state/+what".into(), r.f(), none()).unwrap();
+    b.subscribe("state/+what".into(), r.f(), none(), None)
+        .unwrap();
     let calls = r.calls.borrow();
     assert_eq!(calls.len(), 2);
     let blob = calls
@@ -207,16 +209,16 @@ fn retain_handling_1_and_2() {
     b.publish("r", 1.into(), opts(r#"{"retain":true}"#))
         .unwrap();
     let r = Recorder::new();
-    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":1}"#))
+    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":1}"#), None)
         .unwrap();
     assert_eq!(r.len(), 1, "new for this callback");
-    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":1}"#))
+    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":1}"#), None)
         .unwrap();
     assert_eq!(r.len(), 1, "not new any more");
-    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":2}"#))
+    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":2}"#), None)
         .unwrap();
     assert_eq!(r.len(), 1, "never");
-    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":0}"#))
+    b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":0}"#), None)
         .unwrap();
     assert_eq!(r.len(), 2, "always");
 }
@@ -225,9 +227,9 @@ fn retain_handling_1_and_2() {
 fn match_lists_the_subscriptions_a_topic_reaches() {
     let b = PageBroker::default();
     let r = Recorder::new();
-    let exact = b.subscribe("a/b".into(), r.f(), none()).unwrap();
-    b.subscribe("a/+x".into(), r.f(), none()).unwrap();
-    b.subscribe("c/#".into(), r.f(), none()).unwrap();
+    let exact = b.subscribe("a/b".into(), r.f(), none(), None).unwrap();
+    b.subscribe("a/+x".into(), r.f(), none(), None).unwrap();
+    b.subscribe("c/#".into(), r.f(), none(), None).unwrap();
     let found = b.match_topic("a/b").unwrap();
     assert_eq!(found.length(), 2);
     assert_eq!(get(&found.get(0), "id").as_f64(), Some(f64::from(exact)));
@@ -248,11 +250,12 @@ fn tree_edge_cases() {
         Recorder::new(),
         Recorder::new(),
     );
-    b.subscribe("a/b/#".into(), hash.f(), none()).unwrap();
-    b.subscribe("a/b".into(), exact.f(), none()).unwrap();
-    b.subscribe("a/b/+".into(), plus.f(), none()).unwrap();
-    b.subscribe("+/x".into(), root_plus.f(), none()).unwrap();
-    b.subscribe("a//b".into(), empty.f(), none()).unwrap();
+    b.subscribe("a/b/#".into(), hash.f(), none(), None).unwrap();
+    b.subscribe("a/b".into(), exact.f(), none(), None).unwrap();
+    b.subscribe("a/b/+".into(), plus.f(), none(), None).unwrap();
+    b.subscribe("+/x".into(), root_plus.f(), none(), None)
+        .unwrap();
+    b.subscribe("a//b".into(), empty.f(), none(), None).unwrap();
     b.publish("a/b", JsValue::NULL, none()).unwrap();
     b.publish("$SYS/x", JsValue::NULL, none()).unwrap();
     b.publish("a//b", JsValue::NULL, none()).unwrap();
@@ -278,7 +281,7 @@ fn callbacks_may_publish_and_subscribe_while_delivering() {
     let inner_f = inner.f();
     let relay = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
         broker
-            .subscribe("pong".into(), inner_f.clone(), none())
+            .subscribe("pong".into(), inner_f.clone(), none(), None)
             .unwrap();
         broker.publish("pong", get(&m, "payload"), none()).unwrap();
     });
@@ -286,6 +289,7 @@ fn callbacks_may_publish_and_subscribe_while_delivering() {
         "ping".into(),
         relay.as_ref().unchecked_ref::<Function>().clone(),
         none(),
+        None,
     )
     .unwrap();
     b.publish("ping", 42.into(), none()).unwrap();
@@ -304,7 +308,9 @@ fn invalid_input_is_an_error_and_changes_nothing() {
         .iter()
         .map(|s| JsValue::from_str(s))
         .collect();
-    let err = b.subscribe(filters.into(), r.f(), none()).unwrap_err();
+    let err = b
+        .subscribe(filters.into(), r.f(), none(), None)
+        .unwrap_err();
     let err: JsValue = err.into();
     assert!(
         get(&err, "message")
@@ -354,7 +360,8 @@ fn retained_messages_survive_a_reload_in_session_storage() {
     // A new broker on the same key: the page after a reload.
     let b = PageBroker::new(opts(&format!(r#"{{"persist":"{key}"}}"#))).unwrap();
     let r = Recorder::new();
-    b.subscribe("keep/+what".into(), r.f(), none()).unwrap();
+    b.subscribe("keep/+what".into(), r.f(), none(), None)
+        .unwrap();
     let calls = r.calls.borrow();
     let mut got: Vec<String> = calls
         .iter()

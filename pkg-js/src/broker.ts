@@ -10,6 +10,7 @@ import type {
   CallOptions,
   ConnectOptions,
   CreateOptions,
+  Granted,
   LastwillOptions,
   Match,
   Message,
@@ -27,16 +28,30 @@ export class Subscription<P extends string = string> {
   id: number | undefined;
   cancelled = false;
   /**
-   * Resolves when the subscription is in place (at once when the module was already loaded);
-   * rejects with a `PubzubError` for an invalid pattern.
+   * Resolves when the subscription is in place, with the QoS the server granted per pattern
+   * (`null` for local patterns; at once when all are local). Rejects with a `ServerError`
+   * when the server refuses a `bridge/origin/...` pattern (the subscription is then gone,
+   * every pattern of it), with a `NotConnectedError` when `disconnect()` came first (the
+   * subscription stays and is made on the next `connect()`), or with a `PubzubError` for an
+   * invalid pattern given before the module loaded. A rejection nobody awaits is not
+   * reported as unhandled.
    */
-  ready: Promise<void> = Promise.resolve();
+  readonly ready: Promise<Granted>;
+  /** Settles `ready`: `error`, or the granted QoS. */
+  readonly settle: (error: unknown, granted?: Granted) => void;
 
   constructor(
     /** The patterns subscribed to. */
     readonly patterns: readonly P[],
     private readonly owner: Pubzub,
-  ) {}
+  ) {
+    let settle!: (error: unknown, granted?: Granted) => void;
+    this.ready = new Promise<Granted>((resolve, reject) => {
+      settle = (error, granted) => (error ? reject(toPubzubError(error)) : resolve(granted ?? []));
+    });
+    this.ready.catch(() => {});
+    this.settle = settle;
+  }
 
   /** Same as `pubzub.unsubscribe(this)`. */
   unsubscribe(): boolean {
@@ -127,8 +142,17 @@ export class Pubzub {
     const patterns: P[] = typeof pattern === "string" ? [pattern] : [...pattern];
     const sub = new Subscription<P>(patterns, this);
     this.#subscriptions.add(sub);
+    const onReady = (error: unknown, granted?: Granted) => {
+      if (error && (error as Error).name !== "NotConnectedError") {
+        // Refused by the server: the broker has removed it.
+        sub.cancelled = true;
+        this.#subscriptions.delete(sub);
+      }
+      sub.settle(error, granted);
+    };
     const make = (broker: PageBroker) => {
-      if (!sub.cancelled) sub.id = broker.subscribe(patterns, callback, options);
+      if (sub.cancelled) sub.settle(new PubzubError("unsubscribed before it was made"));
+      else sub.id = broker.subscribe(patterns, callback, options, onReady);
     };
     if (this.#broker) {
       try {
@@ -138,10 +162,10 @@ export class Pubzub {
         throw toPubzubError(e);
       }
     } else {
-      sub.ready = this.#run(make);
-      sub.ready.catch((e: unknown) => {
+      this.#run(make).catch((e: unknown) => {
         this.#subscriptions.delete(sub);
         console.error("pubzub: subscribe failed", e);
+        sub.settle(e);
       });
     }
     return sub;
@@ -172,8 +196,10 @@ export class Pubzub {
 
   /**
    * Publishes a request with a fresh response topic and resolves with the first reply;
-   * rejects with a `TimeoutError` after `options.timeout` ms (15 s by default). Works for
-   * responders in the page and, through `bridge/origin/...`, on the server.
+   * rejects with a `TimeoutError` after `options.timeout` ms (15 s by default), or with a
+   * `ServerError` when the server refuses the request (sent at QoS 1 unless `options.qos`
+   * says otherwise). Works for responders in the page and, through `bridge/origin/...`, on
+   * the server.
    *
    * @example
    * const reply = await pubzub.call("bridge/origin/rpc/time", null, { timeout: 2000 });
@@ -186,13 +212,23 @@ export class Pubzub {
    * Registers a will on the server: `payload` is published on `topic` (`bridge/origin/...`)
    * when this page goes away without saying goodbye (closed tab, lost network; with
    * `options.delay`, only if it is not back within that many seconds). Resolves with the
-   * will's id for `removeLastwill`.
+   * will's id for `removeLastwill` once the server has registered it (after `connect()`);
+   * rejects with a `ServerError` when the server refuses it (e.g. 0x87 for a topic this page
+   * may not publish on; the will is then gone), or with a `NotConnectedError` after
+   * `disconnect()` (the will stays and is registered on the next `connect()`).
    *
    * @example
    * await pubzub.lastwill(`bridge/origin/public/presence/${me}`, "", { retain: true });
    */
   lastwill(topic: string, payload?: unknown, options: LastwillOptions = {}): Promise<number> {
-    return this.#run((broker) => broker.lastwill(topic, payload, options));
+    return this.#settle(
+      (broker) =>
+        new Promise<number>((resolve, reject) => {
+          const id: number = broker.lastwill(topic, payload, options, (error: unknown) =>
+            error ? reject(error) : resolve(id),
+          );
+        }),
+    );
   }
 
   /** Removes a will; resolves false if there was none with this id. */
@@ -202,23 +238,30 @@ export class Pubzub {
 
   /**
    * Connects to the origin server (and reconnects when the connection is lost). Resolves
-   * with the status once connected.
+   * with the status once connected. Rejects with a `ConnectError`: when the server refuses
+   * the login (`reasonCode` 0x86, 0x87...; no more retries), after `connectTimeout` ms
+   * without a connection (retries go on; `status().last_error` says why), or where there is
+   * no WebSocket (Node before 22). Throws a `PubzubError` at once for a url that is not
+   * ws:/wss: (once the module is loaded; before, the Promise rejects).
    */
   connect(options: ConnectOptions = {}): Promise<Status> {
-    return this.#run((broker) => broker.connect(options)).then(
-      () =>
-        new Promise<Status>((resolve) => {
-          const off = this.on("status", (status) => {
-            if (status.is_connected) {
-              queueMicrotask(() => off());
-              resolve(status);
-            }
-          });
-        }),
-    );
+    if (this.#broker) {
+      let started: Promise<Status>;
+      try {
+        started = this.#broker.connect(options) as Promise<Status>;
+      } catch (e) {
+        throw toPubzubError(e);
+      }
+      return started.catch((e: unknown) => Promise.reject(toPubzubError(e)));
+    }
+    return this.#settle((broker) => broker.connect(options) as Promise<Status>);
   }
 
-  /** Closes the connection to the server; no reconnecting until the next `connect`. */
+  /**
+   * Closes the connection to the server (DISCONNECT 0x00: no will fires); no reconnecting
+   * until the next `connect`. Publications not yet acknowledged reject with a
+   * `NotConnectedError`, and so do publications to the server until the next `connect`.
+   */
   disconnect(): Promise<void> {
     return this.#run((broker) => broker.disconnect());
   }

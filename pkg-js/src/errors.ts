@@ -18,6 +18,26 @@ export class ServerError extends PubzubError {
   }
 }
 
+/**
+ * `connect()` failed: the server refused the login (`reasonCode`, e.g. 0x86 bad user name or
+ * password, 0x87 not authorized; the bridge stops retrying), or there was no connection
+ * within `connectTimeout` (no `reasonCode`; the bridge keeps retrying).
+ */
+export class ConnectError extends PubzubError {
+  override name = "ConnectError";
+  constructor(
+    message: string,
+    readonly reasonCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The bridge was closed with `disconnect()`: nothing goes to the server until `connect()`. */
+export class NotConnectedError extends PubzubError {
+  override name = "NotConnectedError";
+}
+
 /** `call` had no reply in time. */
 export class TimeoutError extends PubzubError {
   override name = "TimeoutError";
@@ -35,6 +55,14 @@ export function toPubzubError(e: unknown): unknown {
   switch (e.name) {
     case "ServerError":
       typed = new ServerError(e.message, Number((e as { reasonCode?: unknown }).reasonCode));
+      break;
+    case "ConnectError": {
+      const code = (e as { reasonCode?: unknown }).reasonCode;
+      typed = new ConnectError(e.message, typeof code === "number" ? code : undefined);
+      break;
+    }
+    case "NotConnectedError":
+      typed = new NotConnectedError(e.message);
       break;
     case "TimeoutError":
       typed = new TimeoutError(e.message);

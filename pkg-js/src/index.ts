@@ -16,7 +16,14 @@ import { toPubzubError } from "./errors.js";
 import { assertLoaded } from "./load.js";
 
 export { Pubzub, Subscription, createPubzub, STATUS_TOPIC } from "./broker.js";
-export { PubzubError, ServerError, TimeoutError, QueueFullError } from "./errors.js";
+export {
+  PubzubError,
+  ServerError,
+  ConnectError,
+  NotConnectedError,
+  TimeoutError,
+  QueueFullError,
+} from "./errors.js";
 export { load } from "./load.js";
 export type * from "./types.js";
 

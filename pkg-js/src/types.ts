@@ -6,21 +6,41 @@
 export type QoS = 0 | 1 | 2;
 
 /**
- * MQTT v5 properties a message may carry. Messages from the server carry what the publisher
- * set; local messages carry what was passed to `publish`.
+ * MQTT v5 properties of a message. Local messages carry what was passed to `publish`, as
+ * given. For `bridge/origin/...` all of these go to the server, and messages from the server
+ * carry what their publisher set, in the forms of {@link ReceivedProperties}.
  */
 export interface Properties {
-  /** How the payload is encoded, e.g. `"application/json"`; set by pubzub for the server. */
+  /**
+   * How the payload is encoded. pubzub sets it from the payload's type (see the README);
+   * one given here is sent instead, and the payload is still encoded by its type.
+   */
   content_type?: string;
-  /** Where the receiver should send its answer (see `call`). */
-  response_topic?: string;
-  /** Data that ties an answer to its request; bytes or a string. */
-  correlation_data?: Uint8Array | string;
-  /** Name/value pairs in order; names may repeat. */
-  user_properties?: Array<[string, string]>;
-  /** Seconds until a message (also a retained one) expires. */
+  /** `true` (or 1): the payload is UTF-8 text. */
+  payload_format_indicator?: boolean | 0 | 1;
+  /** Seconds until the message (also a retained one) expires on the server. */
   message_expiry_interval?: number;
-  [name: string]: unknown;
+  /**
+   * Where the receiver should send its answer. `bridge/origin/R` is the server topic `R`; any
+   * other topic is local to this page (the server sees `bridge/<routing_id>/R`).
+   */
+  response_topic?: string;
+  /** Data that ties an answer to its request; bytes, or a string sent as UTF-8. */
+  correlation_data?: Uint8Array | string;
+  /** Name/value pairs in order (names may repeat), or an object of values or value lists. */
+  user_properties?: Array<[string, string]> | Record<string, string | string[]>;
+}
+
+/** The properties of a message that came from the server: what its publisher set. */
+export interface ReceivedProperties {
+  content_type?: string;
+  payload_format_indicator?: boolean;
+  /** Seconds of its expiry that were left when the server sent it. */
+  message_expiry_interval?: number;
+  /** `bridge/origin/R` for the publisher's `R`: publishing the answer there reaches it. */
+  response_topic?: string;
+  correlation_data?: Uint8Array;
+  user_properties?: Array<[string, string]>;
 }
 
 /**
@@ -38,7 +58,8 @@ export interface Message<T = unknown> {
   readonly qos: QoS;
   /** True for a retained message delivered because of a new subscription. */
   readonly retain: boolean;
-  readonly properties: Readonly<Properties>;
+  /** As published locally, or {@link ReceivedProperties} for messages from the server. */
+  readonly properties: Readonly<Properties & ReceivedProperties>;
 }
 
 /** What a subscription callback gets as its third argument. */
@@ -86,8 +107,11 @@ export type Callback<P extends string, T = unknown> = (
 
 export interface SubscribeOptions {
   /**
-   * Retained messages on subscribing: 0 (default) delivers them, 1 only when this pattern
-   * had no subscriber yet, 2 never.
+   * Retained messages on subscribing, as in MQTT where a subscription is a callback on a
+   * pattern: 0 (default) delivers them; 1 only if this callback is not subscribed to this
+   * pattern yet (another callback on the same pattern still gets them); 2 never. For
+   * `bridge/origin/...` patterns this decides about the retained messages the page holds;
+   * the server sends its own on its first subscription to a filter.
    */
   retain_handling?: 0 | 1 | 2;
   /** The QoS asked of the server for `bridge/origin/...` patterns. */
@@ -110,6 +134,8 @@ export interface LastwillOptions extends PublishOptions {
 }
 
 export interface CallOptions extends PublishOptions {
+  /** For `bridge/origin/...` requests QoS 1 by default, so that a refusal is heard. */
+  qos?: QoS;
   /** Milliseconds to wait for the reply (15000 by default). */
   timeout?: number;
 }
@@ -125,6 +151,8 @@ export interface ConnectOptions {
   keepAlive?: number;
   /** Publications kept while offline (1000 by default); beyond, QoS 0 ones go first. */
   maxQueued?: number;
+  /** Milliseconds `connect()` waits before it rejects (10000 by default); retries go on. */
+  connectTimeout?: number;
 }
 
 /** The bridge's state, also retained on the local topic `$bridge/origin/status`. */
@@ -139,7 +167,12 @@ export interface Status {
   queued: number;
   /** Publications dropped because the offline queue was full. */
   dropped: number;
+  /** Why the last connection attempt failed or the connection was lost; null once connected. */
+  last_error: string | null;
 }
+
+/** The QoS the server granted per pattern of a subscription; `null` for local patterns. */
+export type Granted = ReadonlyArray<QoS | null>;
 
 /** A subscription a topic would reach, as `match` lists it. */
 export interface Match {

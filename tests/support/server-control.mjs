@@ -5,6 +5,10 @@
 //   GET /freeze?ms=N  stop the process (SIGSTOP) for N ms: no answers, not even PINGRESP
 //   GET /observed     the topics an MQTT.js observer saw on public/restart/# and
 //                     public/offline/#, in order
+//   WS  /split        a WebSocket proxy to the server that sends what the server sends one
+//                     byte per WebSocket message (every packet split at every boundary)
+//   WS  /pack         the same, collecting what the server sends for 20 ms into one message
+//                     (several packets, and parts of packets, per message)
 // /restart and /start answer once the observer is subscribed again.
 // Prints one line, `ws=<url> control=<url>`, once everything is up. Usage:
 //   node tests/support/server-control.mjs <path to pubzub-server>
@@ -13,6 +17,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
+import WebSocket, { WebSocketServer } from 'ws';
 
 const binary = process.argv[2];
 let child;
@@ -87,6 +92,39 @@ const control = http.createServer(async (req, res) => {
     res.end('{}');
   }
 });
+// The splitting and packing proxies: the page's bytes go to the server as they come.
+const proxies = new WebSocketServer({ noServer: true, handleProtocols: () => 'mqtt' });
+control.on('upgrade', (req, socket, head) => {
+  const mode = new URL(req.url, 'http://x').pathname;
+  if (mode !== '/split' && mode !== '/pack') return socket.destroy();
+  proxies.handleUpgrade(req, socket, head, (page) => proxy(page, mode));
+});
+function proxy(page, mode) {
+  const server = new WebSocket(wsUrl, 'mqtt');
+  const early = [];
+  let pending = [];
+  let flush;
+  server.on('open', () => { for (const m of early.splice(0)) server.send(m); });
+  page.on('message', (m) => (server.readyState === WebSocket.OPEN ? server.send(m) : early.push(m)));
+  server.on('message', (m) => {
+    if (page.readyState !== WebSocket.OPEN) return;
+    if (mode === '/split') {
+      for (const byte of m) page.send(Buffer.from([byte]));
+    } else {
+      pending.push(m);
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        if (page.readyState === WebSocket.OPEN) page.send(Buffer.concat(pending.splice(0)));
+      }, 20);
+    }
+  });
+  const end = () => { page.close(); server.close(); };
+  page.on('close', end);
+  server.on('close', end);
+  page.on('error', () => {});
+  server.on('error', () => {});
+}
+
 control.listen(0, '127.0.0.1');
 await once(control, 'listening');
 console.log(`ws=${wsUrl} control=http://127.0.0.1:${control.address().port}`);
