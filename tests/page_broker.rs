@@ -221,6 +221,91 @@ fn retain_handling_1_and_2() {
     b.subscribe("r".into(), r.f(), opts(r#"{"retain_handling":0}"#), None)
         .unwrap();
     assert_eq!(r.len(), 2, "always");
+    // A subscription is a callback on a pattern: another callback on "r" is new.
+    let other = Recorder::new();
+    b.subscribe(
+        "r".into(),
+        other.f(),
+        opts(r#"{"retain_handling":1}"#),
+        None,
+    )
+    .unwrap();
+    assert_eq!(other.len(), 1, "new for another callback");
+}
+
+#[wasm_bindgen_test]
+fn a_share_group_delivers_each_message_to_one_member_in_turn() {
+    let b = PageBroker::default();
+    let (m1, m2, plain) = (Recorder::new(), Recorder::new(), Recorder::new());
+    b.subscribe("$share/workers/jobs/+".into(), m1.f(), none(), None)
+        .unwrap();
+    b.subscribe("$share/workers/jobs/+".into(), m2.f(), none(), None)
+        .unwrap();
+    b.subscribe("jobs/#".into(), plain.f(), none(), None)
+        .unwrap();
+    for i in 0..6 {
+        let reached = b.publish(&format!("jobs/{i}"), i.into(), none()).unwrap();
+        assert_eq!(
+            reached.as_f64(),
+            Some(2.0),
+            "one member and the plain subscriber"
+        );
+    }
+    assert_eq!(m1.topics(), ["jobs/0", "jobs/2", "jobs/4"]);
+    assert_eq!(m2.topics(), ["jobs/1", "jobs/3", "jobs/5"]);
+    assert_eq!(plain.len(), 6);
+}
+
+/// Records the ids `clearTimeout` is called with and the event names of
+/// `removeEventListener` on the window, from now on.
+fn spy_on_window() -> JsValue {
+    js_sys::eval(
+        r#"(() => {
+            const spy = { cleared: 0, removed: [] };
+            const clear = window.clearTimeout.bind(window);
+            window.clearTimeout = (id) => { spy.cleared += 1; clear(id); };
+            const remove = window.removeEventListener.bind(window);
+            window.removeEventListener = (name, f, o) => { spy.removed.push(name); remove(name, f, o); };
+            return spy;
+        })()"#,
+    )
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_calls_timer_is_cleared_by_its_reply_and_a_dropped_broker_removes_its_listener() {
+    let b = PageBroker::default();
+    let responder = b.clone();
+    let answer = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        let to = get(&get(&m, "properties"), "response_topic")
+            .as_string()
+            .unwrap();
+        let _ = responder.publish(&to, "pong".into(), JsValue::UNDEFINED);
+    });
+    b.subscribe(
+        "svc/ping".into(),
+        answer.as_ref().unchecked_ref::<Function>().clone(),
+        none(),
+        None,
+    )
+    .unwrap();
+    let spy = spy_on_window();
+    let reply = wasm_bindgen_futures::JsFuture::from(
+        b.call("svc/ping", JsValue::NULL, opts(r#"{"timeout":60000}"#))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&reply, "payload").as_string().as_deref(), Some("pong"));
+    assert_eq!(
+        get(&spy, "cleared").as_f64(),
+        Some(1.0),
+        "the timeout is cleared"
+    );
+
+    let persisted = PageBroker::new(opts(r#"{"persist":"listener-test"}"#)).unwrap();
+    drop(persisted);
+    assert_eq!(json(&get(&spy, "removed")), r#"["pagehide"]"#);
 }
 
 #[wasm_bindgen_test]
