@@ -265,3 +265,67 @@ test("a lastwill with a delay waits out a network blip and fires when the page s
     await watcher.close();
   }
 });
+
+test("mosquitto_rr's request is answered by a page that publishes on the response topic it sees", async () => {
+  const { page, context, problems } = await open("/");
+  await page.evaluate(async () => {
+    const { default: pubzub } = await import("/pkg/dist/index.js");
+    const sub = pubzub.subscribe("bridge/origin/public/rpc/upper", (msg) =>
+      // mosquitto_rr sends no content type: the payload arrives as bytes.
+      pubzub.publish(msg.properties.response_topic, new TextDecoder().decode(msg.payload).toUpperCase(), {
+        properties: { correlation_data: msg.properties.correlation_data },
+      }),
+    );
+    await sub.ready;
+  });
+  const { stdout } = await promisify(execFile)(
+    "mosquitto_rr",
+    ["-h", "127.0.0.1", "-p", String(server.mqttPort), "-V", "mqttv5", "-t", "public/rpc/upper", "-e", "public/rr/answer", "-m", "hello", "-W", "10"],
+  );
+  assert.equal(stdout.trim(), "HELLO");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("the package in a page: connect() refused and timed out, subscribe ready, NotConnectedError", async () => {
+  const { page, context, problems } = await open("/");
+  const outcome = await page.evaluate(async () => {
+    const { createPubzub, ConnectError, NotConnectedError, ServerError } = await import("/pkg/dist/index.js");
+    const caught = async (promise) => {
+      try {
+        return { resolved: await promise };
+      } catch (e) {
+        return { name: e.name, reasonCode: e.reasonCode, message: e.message, typed: e instanceof ConnectError || e instanceof NotConnectedError || e instanceof ServerError };
+      }
+    };
+    const refused = createPubzub();
+    const unreachable = createPubzub();
+    const b = createPubzub();
+    const out = {
+      refused: await caught(refused.connect({ username: "nobody", password: "wrong" })),
+      timeout: await caught(unreachable.connect({ url: "ws://127.0.0.1:9/x", connectTimeout: 500 })),
+      connected: (await b.connect()).is_connected,
+      granted: await caught(b.subscribe(["bridge/origin/public/ready/#", "local/x"], () => {}, { qos: 1 }).ready),
+      denied: await caught(b.subscribe("bridge/origin/bridge/someone-else/#", () => {}).ready),
+      deniedWill: await caught(b.lastwill("bridge/origin/bridge/someone-else/x", "bye")),
+    };
+    await b.disconnect();
+    out.afterDisconnect = await caught(b.publish("bridge/origin/public/x", 1, { qos: 1 }));
+    unreachable.disconnect();
+    return out;
+  });
+  assert.equal(outcome.refused.name, "ConnectError", JSON.stringify(outcome.refused));
+  assert.equal(outcome.refused.reasonCode, 0x86);
+  assert.equal(outcome.timeout.name, "ConnectError", JSON.stringify(outcome.timeout));
+  assert.equal(outcome.timeout.reasonCode, undefined);
+  assert.equal(outcome.connected, true);
+  assert.deepEqual(outcome.granted, { resolved: [1, null] });
+  assert.equal(outcome.denied.name, "ServerError");
+  assert.equal(outcome.denied.reasonCode, 0x87);
+  assert.equal(outcome.deniedWill.reasonCode, 0x87);
+  assert.equal(outcome.afterDisconnect.name, "NotConnectedError");
+  assert.ok([outcome.refused, outcome.timeout, outcome.denied, outcome.afterDisconnect].every((o) => o.typed));
+  // Chromium itself logs the failed WebSocket to the unreachable url; nothing else may show.
+  assert.deepEqual(problems.filter((p) => !p.startsWith("WebSocket connection to 'ws://127.0.0.1:9/x' failed")), []);
+  await context.close();
+});

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 
 import pubzub, {
+  ConnectError,
   createPubzub,
   load,
   PubzubError,
@@ -114,7 +115,50 @@ test("a throwing subscriber is reported and the others still get the message", a
 
 test("status is known before connecting", async () => {
   const status = await createPubzub().status();
-  assert.deepEqual(status, { is_connected: false, session_present: false, client_id: null, routing_id: null, queued: 0, dropped: 0 });
+  assert.deepEqual(status, {
+    is_connected: false,
+    session_present: false,
+    client_id: null,
+    routing_id: null,
+    queued: 0,
+    dropped: 0,
+    last_error: null,
+  });
+});
+
+test("outside a browser connect() rejects and says why; a bad url throws at once", async () => {
+  assert.equal(typeof globalThis.WebSocket, "undefined", "Node 20 has no WebSocket");
+  const broker = createPubzub();
+  await broker.ready;
+  await assert.rejects(
+    broker.connect({ url: "ws://127.0.0.1:9/mqtt-transport" }),
+    (e) => e instanceof ConnectError && /no WebSocket/.test(e.message) && e.reasonCode === undefined,
+  );
+  assert.throws(() => broker.connect({ url: "http://127.0.0.1:9/" }), (e) => e instanceof PubzubError && /ws: or wss:/.test(e.message));
+  // Without a page there is no default url.
+  assert.throws(() => broker.connect(), (e) => e instanceof PubzubError && /connect\(\{url\}\)/.test(e.message));
+});
+
+test("a share group in the page takes turns; ready resolves for local patterns", async () => {
+  const broker = createPubzub();
+  const got = [];
+  const a = broker.subscribe("$share/g/job", (m) => got.push(["a", m.payload]));
+  broker.subscribe("$share/g/job", (m) => got.push(["b", m.payload]));
+  assert.deepEqual(await a.ready, [null]);
+  for (const n of [1, 2, 3]) await broker.publish("job", n);
+  assert.deepEqual(got, [["a", 1], ["b", 2], ["a", 3]]);
+});
+
+test("a payload the server cannot take is a PubzubError naming the type and topic", async () => {
+  const broker = createPubzub();
+  await assert.rejects(
+    broker.publish("bridge/origin/public/x", () => 1),
+    (e) => e instanceof PubzubError && /a function cannot be sent/.test(e.message) && /bridge\/origin\/public\/x/.test(e.message),
+  );
+  const cyclic = {};
+  cyclic.self = cyclic;
+  await assert.rejects(broker.publish("bridge/origin/public/x", cyclic), /circular/);
+  await assert.rejects(broker.publish("bridge/origin/public/x", 1n), /BigInt/);
 });
 
 test("a broker that cannot be made fails its queued and later calls with the reason", async () => {
