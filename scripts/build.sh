@@ -13,4 +13,6 @@ wasm-pack build --mode no-install --release --target web --out-dir pkg-js/wasm -
 node scripts/minify-wasm-names.mjs pkg-js/wasm pubzub
 # wasm-pack writes a package.json and README of its own; the package is pkg-js itself.
 rm -f pkg-js/wasm/package.json pkg-js/wasm/README.md pkg-js/wasm/.gitignore
+# The package ships the repository's README and LICENSE (copies; pkg-js/.gitignore has them).
+cp README.md LICENSE pkg-js/
 npx tsc -p pkg-js

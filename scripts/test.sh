@@ -45,6 +45,9 @@ trap - EXIT
 step "build the npm package"
 bash scripts/build.sh
 
+step "API reference (TypeDoc and cargo doc, warnings are errors)"
+bash scripts/docs.sh
+
 step "type tests of the npm package"
 npx tsc -p tests/types
 

@@ -42,10 +42,13 @@ await pubzub.publish("bridge/origin/public/vite/roundtrip", "through the server"
 `,
 };
 
+let packed = [];
+
 before(async () => {
   project = await mkdtemp(join(tmpdir(), "pubzub-vite-"));
   const { stdout } = await run("npm", ["pack", "--pack-destination", project, "--json"], { cwd: pkgDir });
-  const [{ filename }] = JSON.parse(stdout);
+  const [{ filename, files }] = JSON.parse(stdout);
+  packed = files.map((f) => f.path);
   for (const [name, text] of Object.entries(page)) await writeFile(join(project, name), text);
   await run("npm", ["install", "--no-audit", "--no-fund", join(project, filename), "vite@7"], { cwd: project });
   await run("npx", ["vite", "build"], { cwd: project });
@@ -57,6 +60,10 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   if (project) await rm(project, { recursive: true, force: true });
+});
+
+test("the package ships its README and LICENSE", () => {
+  assert.ok(packed.includes("README.md") && packed.includes("LICENSE"), packed.join(", "));
 });
 
 test("a Vite 7 project bundles the packed package and the page works", async () => {

@@ -14,7 +14,7 @@
 //!   go first. It survives reconnects in order.
 //! - The QoS 1/2 messages in flight: resent with DUP on a resumed session, queued again in
 //!   front of the outbox when the server lost the session.
-//! - Subscriptions with reference counts ([`subscriptions`]): SUBSCRIBE for the first user of
+//! - Subscriptions with reference counts (`subscriptions.rs`): SUBSCRIBE for the first user of
 //!   a filter, UNSUBSCRIBE after the last, all of them again after a reconnect without
 //!   session; each filter's SUBACK answer is an event.
 //! - Topic aliases for topics sent again, within the server's Topic Alias Maximum.

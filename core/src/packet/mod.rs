@@ -1,7 +1,7 @@
 //! MQTT control packets, one module per packet type [MQTT-3], and their shared vocabulary.
 //!
 //! Each packet struct has `read` (from the body of a framed packet) and `write` (into a
-//! [`Sink`](crate::wire::Sink)); framing lives in [`crate::codec`].
+//! `Sink`); framing lives in [`crate::codec`].
 
 mod ack;
 mod auth;
