@@ -83,9 +83,12 @@ fn statuses(b: &PageBroker) -> Inbox {
     inbox
 }
 
+/// What a `done(error, granted)` callback was called with.
+type Calls = Rc<RefCell<Vec<(JsValue, JsValue)>>>;
+
 /// A `done(error, granted)` callback and what it was called with.
-fn done_callback() -> (Function, Rc<RefCell<Vec<(JsValue, JsValue)>>>) {
-    let calls: Rc<RefCell<Vec<(JsValue, JsValue)>>> = Rc::default();
+fn done_callback() -> (Function, Calls) {
+    let calls: Calls = Rc::default();
     let c = calls.clone();
     let f = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |e: JsValue, g: JsValue| {
         c.borrow_mut().push((e, g));
@@ -95,7 +98,7 @@ fn done_callback() -> (Function, Rc<RefCell<Vec<(JsValue, JsValue)>>>) {
     (f, calls)
 }
 
-async fn first_call(calls: &Rc<RefCell<Vec<(JsValue, JsValue)>>>) -> (JsValue, JsValue) {
+async fn first_call(calls: &Calls) -> (JsValue, JsValue) {
     for _ in 0..250 {
         if let Some(c) = calls.borrow().first() {
             return c.clone();
@@ -158,7 +161,7 @@ async fn an_unreachable_server_rejects_connect_after_the_timeout_and_retries_in_
         assert!(last.contains("closed before the server accepted"), "{last}");
         sleep(1200).await;
         assert!(
-            status.got.borrow().len() >= 1,
+            !status.got.borrow().is_empty(),
             "the bridge keeps trying ({url})"
         );
         b.disconnect();

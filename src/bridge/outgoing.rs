@@ -135,9 +135,10 @@ pub fn will_json(p: &Publish, value: &JsValue, delay: u32) -> Result<String, JsE
     let content_type = p.properties.content_type.as_deref();
     let derived = payload::encode(value).ok().and_then(|(_, t)| t);
     if !p.payload.is_empty() {
-        if content_type == Some(payload::TEXT) && derived == Some(payload::TEXT) {
-            js::set(&will, "payload", value);
-        } else if content_type == Some(payload::JSON_TYPE) && derived == Some(payload::JSON_TYPE) {
+        // Text and JSON as themselves when the content type is the one the value has.
+        let as_is = content_type == derived
+            && matches!(content_type, Some(payload::TEXT | payload::JSON_TYPE));
+        if as_is {
             js::set(&will, "payload", value);
         } else {
             js::set(
