@@ -4,6 +4,9 @@
 //! - `public/truck/<id>/temperature`: engine temperature, °C (`text/x-number`)
 //! - `public/truck/<id>/speed`: km/h (`text/x-integer`)
 //! - `public/truck/<id>/position`: `{"lat": .., "lon": ..}` (`application/json`)
+//!
+//! and a responder for the README's examples: a request on `public/rpc/echo` is answered on
+//! its response topic with its own payload, content type and correlation data.
 
 use std::time::Duration;
 
@@ -35,6 +38,41 @@ impl Wobble {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 % 2001) as f64 / 1000.0 - 1.0
+    }
+}
+
+/// Answers `public/rpc/echo` until `stop` turns true.
+pub async fn echo_responder(api: Api, mut stop: watch::Receiver<bool>) {
+    let answering = api.clone();
+    let subscribed = api.subscribe(
+        SITE,
+        "public/rpc/echo",
+        &Context::server(SITE),
+        move |req| {
+            let request = &req.message.publish;
+            let Some(reply_to) = request.properties.response_topic.clone() else {
+                return;
+            };
+            let options = PublishOptions {
+                properties: PublishProperties {
+                    content_type: request.properties.content_type.clone(),
+                    correlation_data: request.properties.correlation_data.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let ctx = Context::server(SITE);
+            let payload = request.payload.clone();
+            if let Err(e) = answering.publish(SITE, &reply_to, payload, options, &ctx) {
+                tracing::debug!(%reply_to, "the echo responder cannot answer: {e}");
+            }
+        },
+    );
+    match subscribed {
+        Ok(_subscription) => {
+            let _ = stop.changed().await;
+        }
+        Err(e) => tracing::warn!("the echo responder cannot subscribe: {e}"),
     }
 }
 

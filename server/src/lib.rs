@@ -19,28 +19,14 @@
 //!
 //! # Example
 //!
-//! The server with a Rust handler answering requests on `rpc/<name>` (the README's example;
-//! `tests/api.rs` runs it against MQTT.js and mosquitto_pub):
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use pubzub_server::{Server, acl::Context, api::PublishOptions, config::Config};
-//!
-//! let server = Server::start(Config::default()).await?;
-//! let api = server.api();
-//! let replying = api.clone();
-//! let _rpc = api.subscribe("default", "rpc/+name", &Context::server("default"), move |req| {
-//!     let props = &req.message.publish.properties;
-//!     let Some(reply_to) = props.response_topic.clone() else { return };
-//!     let mut options = PublishOptions::default();
-//!     options.properties.correlation_data = props.correlation_data.clone();
-//!     let answer = format!("{:?} says hi", req.bindings.get("name"));
-//!     let _ = replying.publish("default", &reply_to, answer, options, &Context::server("default"));
-//! })?;
-//! // mosquitto_pub -V mqttv5 -t rpc/echo -m hi -D publish response-topic reply/call-1
-//! # server.shutdown().await;
-//! # Ok(()) }
-//! ```
+//! README.md's "The broker from Rust" runs a Rust handler answering requests; every Rust
+//! example of the README is a doctest of this crate (`ReadmeExamples` below), so that the
+//! README cannot drift from the code.
+
+/// The README's Rust examples, run as doctests (`cargo test --doc -p pubzub-server`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
 
 pub mod acl;
 pub mod api;
@@ -137,6 +123,10 @@ impl Server {
             tasks.spawn(demo::truck_fleet(
                 api::Api::new(hub.clone()),
                 std::time::Duration::from_secs(1),
+                stop_rx.clone(),
+            ));
+            tasks.spawn(demo::echo_responder(
+                api::Api::new(hub.clone()),
                 stop_rx.clone(),
             ));
         }

@@ -1,7 +1,9 @@
 // The npm package as a user gets it: `npm pack`, installed into a fresh Vite 7 project made
 // here, bundled by `vite build`, served by pubzub-server and run in Chromium: the page
-// publishes and receives a message locally and through the server. Prints the gzip size of
-// what the user ships, and its ratio to MQTT.js's browser build (a client only) as a peer.
+// publishes and receives a message locally and through the server, and then runs the
+// TypeScript example of README.md as written (against the server as `npm start` runs it,
+// with --demo). Prints the gzip size of what the user ships, and its ratio to MQTT.js's
+// browser build (a client only) as a peer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -27,7 +29,7 @@ const page = {
   "package.json": JSON.stringify({ name: "vite-user", private: true, type: "module" }),
   "index.html": `<!doctype html>
 <html><head><meta charset="utf-8"><title>pubzub in Vite</title></head>
-<body><p id="local">waiting</p><p id="server">waiting</p>
+<body><p id="local">waiting</p><p id="server">waiting</p><p id="readme">waiting</p>
 <script type="module" src="/main.ts"></script></body></html>
 `,
   "main.ts": `import pubzub from "pubzub";
@@ -39,8 +41,23 @@ pubzub.publish("hello/vite", "local message");
 pubzub.subscribe("bridge/origin/public/vite/+who", (msg, b) => show("server", \`\${b.who}: \${msg.payload}\`), { qos: 1 });
 await pubzub.connect();
 await pubzub.publish("bridge/origin/public/vite/roundtrip", "through the server", { qos: 1 });
+
+// README.md's example, taken out of the README as it is.
+await import("./readme.ts").then(
+  () => show("readme", "the README example ran"),
+  (e) => show("readme", \`the README example failed: \${e}\`),
+);
 `,
+  "readme.ts": await readmeBlock("ts"),
 };
+
+/** The first code block of README.md in `language`. */
+async function readmeBlock(language) {
+  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.match(new RegExp("^```" + language + "\\n([\\s\\S]*?)^```", "m"));
+  assert.ok(block, `README.md has a ${language} block`);
+  return block[1];
+}
 
 let packed = [];
 
@@ -52,7 +69,7 @@ before(async () => {
   for (const [name, text] of Object.entries(page)) await writeFile(join(project, name), text);
   await run("npm", ["install", "--no-audit", "--no-fund", join(project, filename), "vite@7"], { cwd: project });
   await run("npx", ["vite", "build"], { cwd: project });
-  server = await startServer("--www-dir", join(project, "dist"));
+  server = await startServer("--www-dir", join(project, "dist"), "--demo");
   browser = await chromium.launch(chromiumOptions);
 });
 
@@ -73,6 +90,20 @@ test("a Vite 7 project bundles the packed package and the page works", async () 
   await p.goto(server.http);
   await p.locator("#local", { hasText: "vite: local message" }).waitFor();
   await p.locator("#server", { hasText: "roundtrip: through the server" }).waitFor();
+  assert.deepEqual(problems, []);
+});
+
+test("the README's TypeScript example runs as written in that page", async () => {
+  const p = await browser.newPage();
+  const problems = [];
+  const logged = [];
+  p.on("pageerror", (e) => problems.push(e.message));
+  p.on("console", (m) => (m.type() === "error" ? problems : logged).push(m.text()));
+  await p.goto(server.http);
+  await p.locator("#readme", { hasText: "the README example" }).waitFor({ timeout: 20000 });
+  assert.equal(await p.locator("#readme").textContent(), "the README example ran");
+  assert.ok(logged.includes('7 [engine, temp] {celsius: 90}') || logged.some((l) => l.startsWith("7 ")), logged.join("\n"));
+  assert.ok(logged.includes("hi"), `the echo's reply is logged: ${logged.join(" | ")}`);
   assert.deepEqual(problems, []);
 });
 
