@@ -16,17 +16,20 @@
 //!
 //! This module moves bytes and runs timers; decisions are the session's.
 
+mod connecting;
 mod incoming;
 mod outgoing;
 mod socket;
+mod subscriptions;
+mod wills;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Object, Promise};
 use pubzub_core::client::{ClientOptions, ClientSession, Event, TimerAction, Token};
-use pubzub_core::{Bytes, Publish, QoS, ReasonCode, Timestamp, TopicFilter, TopicName};
+use pubzub_core::{Bytes, Publish, ReasonCode, Timestamp};
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent};
 
@@ -34,7 +37,10 @@ use crate::id_map::IdMap;
 use crate::js;
 use crate::listener::Listener;
 use crate::local::{LocalBroker, PublishOptions};
+use connecting::{Waiter, has_websocket, is_permanent, server_url};
 use socket::Socket;
+use subscriptions::Ready;
+use wills::Will;
 
 pub use outgoing::qos;
 
@@ -65,31 +71,6 @@ pub fn remote_topic(local: &str) -> Option<&str> {
 
 /// How a publication's outcome reaches whoever asked for it.
 pub type Settle = Box<dyn FnOnce(Result<(), JsValue>)>;
-
-/// A will kept for the server, registered again after a reconnect without session.
-struct Will {
-    id: u32,
-    json: String,
-    /// Handed to the session (which keeps it through reconnects) for this session.
-    sent: bool,
-}
-
-/// A subscription waiting for the server's answers: one slot per pattern, `None` for local
-/// patterns, else the server filter and its granted QoS once known.
-struct Ready {
-    sub: u32,
-    slots: Vec<Option<(String, Option<QoS>)>>,
-    /// `done(error, granted)`, called once.
-    done: Function,
-}
-
-/// A `connect()` call waiting for the connection, with its timeout.
-struct Waiter {
-    id: u32,
-    resolve: Function,
-    reject: Function,
-    _timeout: Timeout,
-}
 
 /// Connection parameters from `connect({...})`.
 pub struct ConnectOptions {
@@ -185,60 +166,6 @@ fn not_connected(what: &str) -> JsValue {
     )
 }
 
-/// Refusals that the same CONNECT would get again: retrying cannot help.
-fn is_permanent(code: ReasonCode) -> bool {
-    use ReasonCode::*;
-    matches!(
-        code,
-        MalformedPacket
-            | ProtocolError
-            | UnsupportedProtocolVersion
-            | ClientIdentifierNotValid
-            | BadUserNameOrPassword
-            | NotAuthorized
-            | Banned
-            | BadAuthenticationMethod
-            | PacketTooLarge
-    )
-}
-
-/// The server url: `url` resolved against the page, which must be ws: or wss:; by default
-/// `ws(s)://<page host>/mqtt-transport`.
-fn server_url(url: Option<&str>) -> Result<String, JsError> {
-    let location = window().map(|w| w.location());
-    let base = location.as_ref().and_then(|l| l.href().ok());
-    let url = match (url, &location) {
-        (Some(url), _) => url.to_owned(),
-        (None, Some(l)) => {
-            let scheme = if l.protocol().ok().as_deref() == Some("https:") {
-                "wss"
-            } else {
-                "ws"
-            };
-            let host = l.host().unwrap_or_default();
-            format!("{scheme}://{host}/mqtt-transport")
-        }
-        (None, None) => return Err(JsError::new("no page to connect from: pass connect({url})")),
-    };
-    let parsed = match &base {
-        Some(base) => web_sys::Url::new_with_base(&url, base),
-        None => web_sys::Url::new(&url),
-    }
-    .map_err(|_| JsError::new(&format!("\"{url}\" is not a URL")))?;
-    let protocol = parsed.protocol();
-    if protocol != "ws:" && protocol != "wss:" {
-        return Err(JsError::new(&format!(
-            "connect() needs a ws: or wss: URL, not \"{url}\" ({protocol})"
-        )));
-    }
-    Ok(parsed.href())
-}
-
-/// Whether this JS environment has a WebSocket (Node 20 has none).
-fn has_websocket() -> bool {
-    js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("WebSocket")).unwrap_or(false)
-}
-
 impl Bridge {
     pub fn new(local: LocalBroker) -> Bridge {
         Bridge {
@@ -329,60 +256,6 @@ impl Bridge {
         self.install_window_listeners();
         self.open();
         Ok(promise)
-    }
-
-    /// A Promise for the next connection (at once when connected), with its timeout.
-    fn connect_promise(&self) -> Promise {
-        if self.inner.state.borrow().session.is_connected() {
-            let status: JsValue = self.status().into();
-            return Promise::resolve(&status);
-        }
-        let weak = self.weak();
-        Promise::new(&mut |resolve, reject| {
-            let mut st = self.inner.state.borrow_mut();
-            let id = st.next_waiter;
-            st.next_waiter += 1;
-            let (ms, weak) = (st.connect_timeout, weak.clone());
-            let timeout = Timeout::new(ms, move || {
-                with(&weak, |b| b.connect_timed_out(id, ms));
-            });
-            st.waiters.push(Waiter {
-                id,
-                resolve,
-                reject,
-                _timeout: timeout,
-            });
-        })
-    }
-
-    fn connect_timed_out(&self, id: u32, ms: u32) {
-        let (waiter, message) = {
-            let mut st = self.inner.state.borrow_mut();
-            let Some(i) = st.waiters.iter().position(|w| w.id == id) else {
-                return;
-            };
-            let url = st.url.clone().unwrap_or_default();
-            let why = st.last_error.as_deref().unwrap_or("no answer");
-            let message = format!("no connection to {url} within {ms} ms ({why}); still trying");
-            (st.waiters.remove(i), message)
-        };
-        let e = coded_error("ConnectError", &message, None);
-        let _ = waiter.reject.call1(&JsValue::UNDEFINED, &e);
-    }
-
-    /// Settles every waiting `connect()`: with the status, or with `error`.
-    fn settle_waiters(&self, error: Option<JsValue>) {
-        let waiters = std::mem::take(&mut self.inner.state.borrow_mut().waiters);
-        if waiters.is_empty() {
-            return;
-        }
-        let status: JsValue = self.status().into();
-        for w in waiters {
-            let _ = match &error {
-                None => w.resolve.call1(&JsValue::UNDEFINED, &status),
-                Some(e) => w.reject.call1(&JsValue::UNDEFINED, e),
-            };
-        }
     }
 
     /// Closes the connection for good (until the next `connect`): DISCONNECT 0x00, so no
@@ -619,14 +492,18 @@ impl Bridge {
             blocked
         };
         self.dispatch_events();
-        let delay = if blocked {
-            Some(DRAIN_RETRY_MS)
-        } else {
+        let delay = {
             let st = self.inner.state.borrow();
             let now = (date_now() - st.epoch).max(0.0) as u64;
-            st.session
-                .next_timer()
-                .map(|t| t.0.saturating_sub(now).min(u64::from(u32::MAX)) as u32)
+            if st.socket.is_none() {
+                None // the connection ended meanwhile: the reconnect timer stays
+            } else if blocked {
+                Some(DRAIN_RETRY_MS)
+            } else {
+                st.session
+                    .next_timer()
+                    .map(|t| t.0.saturating_sub(now).min(u64::from(u32::MAX)) as u32)
+            }
         };
         if let Some(ms) = delay {
             self.set_timer(ms, Bridge::on_timer);
@@ -684,6 +561,7 @@ impl Bridge {
                     self.settle(token, result);
                 }
                 Event::Dropped { token } => {
+                    self.will_unsent(token);
                     let e = coded_error(
                         "QueueFullError",
                         "dropped: the offline queue was full",
@@ -693,6 +571,7 @@ impl Bridge {
                     self.publish_status();
                 }
                 Event::Cancelled { token } => {
+                    self.will_unsent(token);
                     let e = not_connected("the message was not sent");
                     self.settle_with(token, Err(e));
                 }
@@ -803,289 +682,6 @@ impl Bridge {
         }
         self.pump();
         Ok(())
-    }
-
-    /// Subscribes the local subscription `sub` on the server: `slots` holds each pattern's
-    /// server filter (`None` for local patterns). `done(error, granted)` is called once: with
-    /// the granted QoS per pattern (`null` for local ones), or with a `ServerError` after which
-    /// the subscription is gone, or a `NotConnectedError` after which it stays for the next
-    /// `connect()`.
-    pub fn add_subscription(
-        &self,
-        sub: u32,
-        slots: Vec<Option<String>>,
-        qos: QoS,
-        done: Option<Function>,
-    ) -> Result<(), JsError> {
-        let filters: Vec<TopicFilter> = slots
-            .iter()
-            .flatten()
-            .map(|f| {
-                TopicFilter::try_from(f.as_str())
-                    .map_err(|e| JsError::new(&format!("invalid topic filter \"{f}\": {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        let closed = {
-            let mut st = self.inner.state.borrow_mut();
-            if !filters.is_empty() {
-                let names = filters.iter().map(|f| f.as_str().to_owned()).collect();
-                st.sub_filters.insert(sub, names);
-            }
-            match done {
-                Some(done) if !filters.is_empty() && !st.closed => {
-                    st.readies.push(Ready {
-                        sub,
-                        slots: slots.into_iter().map(|s| s.map(|f| (f, None))).collect(),
-                        done,
-                    });
-                    None
-                }
-                Some(done) => Some((done, slots.len(), st.closed && !filters.is_empty())),
-                None => None,
-            }
-        };
-        for filter in filters {
-            self.inner.state.borrow_mut().session.subscribe(filter, qos);
-        }
-        if let Some((done, n, closed)) = closed {
-            let _ = if closed {
-                done.call1(
-                    &JsValue::UNDEFINED,
-                    &not_connected("the subscription is made on the next connect()"),
-                )
-            } else {
-                let granted: Array = (0..n).map(|_| JsValue::NULL).collect();
-                done.call2(&JsValue::UNDEFINED, &JsValue::UNDEFINED, &granted)
-            };
-        }
-        self.pump();
-        Ok(())
-    }
-
-    /// The local subscription `sub` ends: one user fewer of each of its server filters (the
-    /// server subscription goes with the last). An unanswered `ready` rejects.
-    pub fn remove_subscription(&self, sub: u32) {
-        let (filters, ready) = {
-            let mut st = self.inner.state.borrow_mut();
-            let filters = st.sub_filters.remove(sub).unwrap_or_default();
-            let ready = st
-                .readies
-                .iter()
-                .position(|r| r.sub == sub)
-                .map(|i| st.readies.remove(i));
-            (filters, ready)
-        };
-        for f in filters {
-            if let Ok(filter) = TopicFilter::try_from(f) {
-                self.inner.state.borrow_mut().session.unsubscribe(&filter);
-            }
-        }
-        if let Some(r) = ready {
-            let e = js::named_error("PubzubError", "unsubscribed before the server answered");
-            let _ = r.done.call1(&JsValue::UNDEFINED, &e);
-        }
-        self.pump();
-    }
-
-    /// The server's answer for `filter`: fills the waiting subscriptions' slots; a refusal
-    /// ends every local subscription that holds the filter.
-    fn on_subscribed(&self, filter: &str, result: Result<QoS, ReasonCode>) {
-        let mut complete = Vec::new();
-        let mut refused = Vec::new();
-        {
-            let mut st = self.inner.state.borrow_mut();
-            let mut i = 0;
-            while i < st.readies.len() {
-                let r = &mut st.readies[i];
-                let mut holds = false;
-                for (f, granted) in r.slots.iter_mut().flatten() {
-                    if f == filter {
-                        holds = true;
-                        *granted = result.ok();
-                    }
-                }
-                let done =
-                    result.is_err() && holds || r.slots.iter().flatten().all(|(_, g)| g.is_some());
-                if done {
-                    complete.push(st.readies.remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-            if result.is_err() {
-                // Every local subscription holding it, answered before or not (a filter
-                // refused on a resubscription after the server lost the session).
-                refused = st
-                    .sub_filters
-                    .iter()
-                    .filter(|(_, fs)| fs.iter().any(|f| f == filter))
-                    .map(|(id, _)| *id)
-                    .collect();
-            }
-        }
-        for sub in &refused {
-            self.remove_subscription(*sub);
-            self.inner.local.unsubscribe(*sub);
-        }
-        for r in complete {
-            let _ = match result {
-                Err(code) => r.done.call1(
-                    &JsValue::UNDEFINED,
-                    &server_error(code, &format!("the subscription to {filter}")),
-                ),
-                Ok(_) => {
-                    let granted: Array = r
-                        .slots
-                        .iter()
-                        .map(|s| match s {
-                            Some((_, Some(q))) => JsValue::from(*q as u8),
-                            _ => JsValue::NULL,
-                        })
-                        .collect();
-                    r.done
-                        .call2(&JsValue::UNDEFINED, &JsValue::UNDEFINED, &granted)
-                }
-            };
-        }
-        if !refused.is_empty()
-            && let Err(code) = result
-        {
-            console_warn(
-                &format!("pubzub: the server refused the subscription to {filter}"),
-                &JsValue::from(code as u8),
-            );
-        }
-    }
-
-    /// Registers a will on the server (`$client/<clientId>/will/<id>`) and returns its id;
-    /// `done(error)` is called once the server accepted it (or refused it: then it is gone).
-    pub fn add_will(
-        &self,
-        topic: &str,
-        local: &str,
-        value: &JsValue,
-        options: &PublishOptions,
-        delay: u32,
-        done: Option<Function>,
-    ) -> Result<u32, JsError> {
-        let p = outgoing::publication(topic, local, value, options, None)?;
-        let json = outgoing::will_json(&p, value, delay)?;
-        let (id, closed) = {
-            let mut st = self.inner.state.borrow_mut();
-            let id = st.next_will;
-            st.next_will += 1;
-            st.wills.push(Will {
-                id,
-                json,
-                sent: false,
-            });
-            if let Some(done) = &done
-                && !st.closed
-            {
-                st.will_waiters.insert(id, done.clone());
-            }
-            (id, st.closed)
-        };
-        if let (Some(done), true) = (done, closed) {
-            let e = not_connected("the will is registered on the next connect()");
-            let _ = done.call1(&JsValue::UNDEFINED, &e);
-        }
-        if !self.inner.state.borrow().session.client_id().is_empty() {
-            // Queued while offline: the session keeps it in order through reconnects.
-            self.send_will(id);
-        }
-        Ok(id)
-    }
-
-    /// Removes a will; false if there was none with this id.
-    pub fn remove_will(&self, id: u32) -> bool {
-        let (removed, waiter) = {
-            let mut st = self.inner.state.borrow_mut();
-            let before = st.wills.len();
-            let was_sent = st.wills.iter().any(|w| w.id == id && w.sent);
-            st.wills.retain(|w| w.id != id);
-            (
-                (st.wills.len() < before).then_some(was_sent),
-                st.will_waiters.remove(id),
-            )
-        };
-        if let Some(done) = waiter {
-            let _ = done.call0(&JsValue::UNDEFINED);
-        }
-        if removed == Some(true) {
-            self.send_publication(id, "");
-        }
-        removed.is_some()
-    }
-
-    /// Hands the wills to the session: all of them for a new session, otherwise those not
-    /// sent yet.
-    fn register_wills(&self, all: bool) {
-        let ids: Vec<u32> = self
-            .inner
-            .state
-            .borrow()
-            .wills
-            .iter()
-            .filter(|w| all || !w.sent)
-            .map(|w| w.id)
-            .collect();
-        for id in ids {
-            self.send_will(id);
-        }
-    }
-
-    fn send_will(&self, id: u32) {
-        let json = {
-            let mut st = self.inner.state.borrow_mut();
-            let Some(w) = st.wills.iter_mut().find(|w| w.id == id) else {
-                return;
-            };
-            w.sent = true;
-            w.json.clone()
-        };
-        self.send_publication(id, &json);
-    }
-
-    /// A QoS 1 publication on the will's control topic.
-    fn send_publication(&self, will: u32, payload: &str) {
-        {
-            let mut st = self.inner.state.borrow_mut();
-            let topic = format!("$client/{}/will/{will}", st.session.client_id());
-            let Ok(name) = TopicName::try_from(topic) else {
-                return;
-            };
-            let mut p = Publish::new(name, Bytes::from(payload.as_bytes().to_vec()));
-            p.qos = QoS::AtLeastOnce;
-            let token = st.next_token;
-            st.next_token += 1;
-            st.will_tokens.insert(token, will);
-            st.session.publish(token, p);
-        }
-        self.pump();
-    }
-
-    fn on_will_answer(&self, id: u32, result: Result<(), ReasonCode>) {
-        let waiter = {
-            let mut st = self.inner.state.borrow_mut();
-            if result.is_err() {
-                st.wills.retain(|w| w.id != id);
-            }
-            st.will_waiters.remove(id)
-        };
-        match (waiter, result) {
-            (Some(done), Ok(())) => {
-                let _ = done.call0(&JsValue::UNDEFINED);
-            }
-            (Some(done), Err(code)) => {
-                let _ = done.call1(&JsValue::UNDEFINED, &server_error(code, "the will"));
-            }
-            (None, Err(code)) => console_warn(
-                "pubzub: the server refused a will",
-                &JsValue::from(code as u8),
-            ),
-            (None, Ok(())) => {}
-        }
     }
 
     /// `{is_connected, session_present, client_id, routing_id, queued, dropped, last_error}`,
