@@ -582,3 +582,57 @@ async fn v5_properties_go_both_ways_and_answers_reach_the_requester() {
         b"hello"
     );
 }
+
+/// Waits until `b` reports `is_connected == want` (at most `ms`); returns whether it did.
+async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
+    for _ in 0..ms / 20 {
+        if get(&b.status(), "is_connected").as_bool() == Some(want) {
+            return true;
+        }
+        sleep(20).await;
+    }
+    false
+}
+
+#[wasm_bindgen_test]
+async fn a_will_given_up_by_disconnect_is_registered_on_the_next_connect() {
+    let b = PageBroker::default();
+    let connecting = b.connect(url_opts(r#","keepAlive":1"#)).unwrap();
+    let status = JsFuture::from(connecting).await.unwrap();
+    let me = get(&status, "client_id").as_string().unwrap();
+    // The server goes silent: the bridge gives up the connection; the server keeps the session.
+    control("/freeze?ms=3000").await;
+    assert!(
+        until_connected(&b, false, 3000).await,
+        "the silent server was noticed"
+    );
+    let (done, calls) = done_callback();
+    let topic = format!("bridge/origin/public/faults/requeued/{me}");
+    b.lastwill(
+        &topic,
+        "gone".into(),
+        opts(r#"{"retain":true,"qos":1}"#),
+        Some(done),
+    )
+    .unwrap();
+    b.disconnect();
+    let (error, _) = first_call(&calls).await;
+    assert_eq!(name_and_code(&error).0, "NotConnectedError");
+    sleep(2500).await; // the server is back
+    let status = JsFuture::from(b.connect(url_opts("")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(get(&status, "session_present").as_bool(), Some(true));
+    sleep(300).await; // the registration reaches the server
+    dispatch("pagehide");
+    sleep(300).await;
+    let (_watcher, inbox) = watching("bridge/origin/public/faults/requeued/#").await;
+    assert_eq!(inbox.first_text().await.as_deref(), Some("gone"));
+    // Clear the retained will for later runs.
+    let (cleaner, _) = connected().await;
+    let _ = cleaner.publish(
+        &topic,
+        JsValue::UNDEFINED,
+        opts(r#"{"retain":true,"qos":1}"#),
+    );
+}

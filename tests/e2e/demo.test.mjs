@@ -194,12 +194,18 @@ test("the package's lastwill, removeLastwill and disconnect, watched by MQTT.js"
       await broker.lastwill("bridge/origin/public/tswill/kept", "kept will", { qos: 1 });
       const removed = await broker.lastwill("bridge/origin/public/tswill/removed", "removed will", { qos: 1 });
       if (!(await broker.removeLastwill(removed))) throw new Error("removeLastwill said no");
-      await new Promise((r) => setTimeout(r, 200)); // the wills reach the server
-      // The socket closes without a DISCONNECT packet: for the server the page is lost.
+      await new Promise((r) => setTimeout(r, 200)); // the removal reaches the server
+      // DISCONNECT 0x00: a clean goodbye fires no will; the server keeps the session.
       await broker.disconnect();
+      await new Promise((r) => setTimeout(r, 300));
+      if (!(await broker.connect()).session_present) throw new Error("the session was not kept");
       return status;
     });
     assert.equal(status.is_connected, true);
+    await sleep(500);
+    assert.deepEqual(watcher.seen, [], "no will after disconnect()");
+    // The page goes away: DISCONNECT 0x04, and the server publishes the will it kept.
+    await context.close();
     await watcher.arrival(5000);
     await sleep(300); // a removed will would have come by now
     assert.deepEqual(
@@ -238,28 +244,36 @@ test("a lastwill with a delay waits out a network blip and fires when the page s
   const watcher = await mqttWatcher("public/tsdelay/#");
   const { page, context } = await open("/");
   const { seen } = watcher;
+  const connected = (want) =>
+    page.waitForFunction(async (want) => (await window.delayed.status()).is_connected === want, want, { timeout: 10000 });
   try {
     await page.evaluate(async () => {
       const { createPubzub } = await import("/pkg/dist/index.js");
       const broker = createPubzub();
       window.delayed = broker;
-      await broker.connect();
-      await broker.lastwill("bridge/origin/public/tsdelay/gone", "gone", { qos: 1, delay: 1 });
-      await new Promise((r) => setTimeout(r, 200)); // the will reaches the server
-      await broker.disconnect(); // the blip: the server loses the connection...
-      const back = await broker.connect(); // ...and the page resumes its session at once
-      if (!back.session_present) throw new Error("the session was not resumed");
+      await broker.connect({ keepAlive: 1 });
+      await broker.lastwill("bridge/origin/public/tsdelay/gone", "gone", { qos: 1, delay: 2 });
     });
-    await sleep(1500);
+    // The blip: the server stops answering, the page notices (keep alive) and gives up the
+    // connection, and resumes its session as soon as the server is back.
+    const blip = server.freeze(2500);
+    await connected(false);
+    await blip;
+    await connected(true);
+    await sleep(2500);
     assert.deepEqual(seen, [], "a blip shorter than the delay publishes nothing");
 
-    const lostAt = Date.now();
-    await page.evaluate(() => window.delayed.disconnect());
-    await watcher.arrival(3000);
+    // Lost again, and this time the page does not come back.
+    const lost = server.freeze(2500);
+    await connected(false);
+    await context.close();
+    await lost;
+    const backAt = Date.now();
+    await watcher.arrival(5000);
     assert.equal(seen.length, 1, "published once the page stayed away");
     const [topic, , arrivedAt] = seen[0];
     assert.equal(topic, "public/tsdelay/gone");
-    assert.ok(arrivedAt - lostAt >= 900, `after ${arrivedAt - lostAt} ms`);
+    assert.ok(arrivedAt - backAt >= 1500, `after ${arrivedAt - backAt} ms`);
   } finally {
     await context.close();
     await watcher.close();

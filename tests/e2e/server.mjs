@@ -27,7 +27,14 @@ export async function startServer(...extraArgs) {
     http: `http://127.0.0.1:${ports.http}`,
     mqttPort: ports.mqtt,
     ws: `ws://127.0.0.1:${ports.http}/mqtt-transport`,
+    /** Stops the process (SIGSTOP) for `ms`: no answers, not even PINGRESP; resolves after. */
+    async freeze(ms) {
+      child.kill("SIGSTOP");
+      await new Promise((r) => setTimeout(r, ms));
+      child.kill("SIGCONT");
+    },
     async stop() {
+      child.kill("SIGCONT");
       child.kill("SIGTERM");
       await once(child, "exit");
     },
