@@ -263,12 +263,13 @@ impl PageBroker {
         )?;
         let promise = Promise::new(&mut |resolve, reject| {
             let (broker, s, topic) = (self.clone(), slot.clone(), topic.to_owned());
+            // Whole milliseconds: formatting a float would add Rust's float printer (20 KB).
+            let ms = timeout.clamp(0.0, f64::from(u32::MAX)) as u32;
             let on_timeout = move || {
-                let message = format!("no reply on {topic} within {timeout} ms");
+                let message = format!("no reply on {topic} within {ms} ms");
                 let e = js::named_error("TimeoutError", &message);
                 broker.finish_call(&s, Err(e.into()));
             };
-            let ms = timeout.clamp(0.0, f64::from(u32::MAX)) as u32;
             *slot.borrow_mut() = Some(PendingCall {
                 sub,
                 resolve,

@@ -106,21 +106,17 @@ fn message(topic: &str, payload: &JsValue, qos: u8, retain: bool, properties: &J
     Object::freeze(&msg)
 }
 
-/// One call per share group: the member whose turn it is, in the order members subscribed.
+/// One call per share group: the member whose turn it is, in the order members subscribed
+/// (by subscription key). No sort: groups are small, and a sort is kilobytes of the bundle.
 fn take_turns(
     turns: &mut Vec<(String, usize)>,
     mut members: Vec<(String, SubscriptionKey, Call)>,
 ) -> Vec<Call> {
-    members.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.get().cmp(&b.1.get())));
     let mut out = Vec::new();
-    let mut rest = members.into_iter().peekable();
-    while let Some((group, key, call)) = rest.next() {
-        let mut group_calls = vec![(key, call)];
-        while rest.peek().is_some_and(|(g, _, _)| *g == group) {
-            if let Some((_, k, c)) = rest.next() {
-                group_calls.push((k, c));
-            }
-        }
+    while let Some((group, _, _)) = members.first() {
+        let group = group.clone();
+        let (mut mine, rest): (Vec<_>, Vec<_>) = members.into_iter().partition(|m| m.0 == group);
+        members = rest;
         let i = turns
             .iter()
             .position(|(g, _)| *g == group)
@@ -129,9 +125,13 @@ fn take_turns(
                 turns.len() - 1
             });
         let turn = &mut turns[i].1;
-        let pick = *turn % group_calls.len();
+        let pick = *turn % mine.len();
         *turn = turn.wrapping_add(1);
-        out.push(group_calls.swap_remove(pick).1);
+        // The member with `pick` others subscribed before it.
+        let rank = |k: SubscriptionKey| mine.iter().filter(|m| m.1.get() < k.get()).count();
+        if let Some(at) = mine.iter().position(|m| rank(m.1) == pick) {
+            out.push(mine.swap_remove(at).2);
+        }
     }
     out
 }
