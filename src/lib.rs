@@ -263,7 +263,7 @@ impl PageBroker {
         )?;
         let promise = Promise::new(&mut |resolve, reject| {
             let (broker, s, topic) = (self.clone(), slot.clone(), topic.to_owned());
-            // Whole milliseconds: formatting a float would add Rust's float printer (20 KB).
+            // Whole milliseconds: formatting a float would pull Rust's float printer into the bundle.
             let ms = timeout.clamp(0.0, f64::from(u32::MAX)) as u32;
             let on_timeout = move || {
                 let message = format!("no reply on {topic} within {ms} ms");
