@@ -608,13 +608,12 @@ async fn a_will_given_up_by_disconnect_is_registered_on_the_next_connect() {
     );
     let (done, calls) = done_callback();
     let topic = format!("bridge/origin/public/faults/requeued/{me}");
-    b.lastwill(
-        &topic,
-        "gone".into(),
-        opts(r#"{"retain":true,"qos":1}"#),
-        Some(done),
-    )
-    .unwrap();
+    let options = opts(
+        r#"{"retain":true,"qos":1,"properties":{"user_properties":[["why","left"]],
+            "message_expiry_interval":300,"correlation_data":"c-1"}}"#,
+    );
+    b.lastwill(&topic, "gone".into(), options, Some(done))
+        .unwrap();
     b.disconnect();
     let (error, _) = first_call(&calls).await;
     assert_eq!(name_and_code(&error).0, "NotConnectedError");
@@ -628,6 +627,16 @@ async fn a_will_given_up_by_disconnect_is_registered_on_the_next_connect() {
     sleep(300).await;
     let (_watcher, inbox) = watching("bridge/origin/public/faults/requeued/#").await;
     assert_eq!(inbox.first_text().await.as_deref(), Some("gone"));
+    // The will's properties came along.
+    let props = get(&inbox.got.borrow()[0].1, "properties");
+    assert_eq!(json(&get(&props, "user_properties")), r#"[["why","left"]]"#);
+    assert!(
+        get(&props, "message_expiry_interval")
+            .as_f64()
+            .is_some_and(|s| s <= 300.0)
+    );
+    let correlation = get(&props, "correlation_data").unchecked_into::<Uint8Array>();
+    assert_eq!(correlation.to_vec(), b"c-1");
     // Clear the retained will for later runs.
     let (cleaner, _) = connected().await;
     let _ = cleaner.publish(
