@@ -22,6 +22,10 @@ import type {
 /** The local topic on which the bridge keeps its status. */
 export const STATUS_TOPIC = "$bridge/origin/status";
 
+/** Settles a subscription's `ready`: with `error`, or with the granted QoS (package-internal). */
+const settlers = new WeakMap<Subscription, (error: unknown, granted?: Granted) => void>();
+const settleReady = (sub: Subscription, error: unknown, granted?: Granted) => settlers.get(sub)?.(error, granted);
+
 /** What `subscribe` returns: pass it to `unsubscribe`, or call its `unsubscribe()`. */
 export class Subscription<P extends string = string> {
   /** The broker's id for it, once it is made. */
@@ -37,20 +41,18 @@ export class Subscription<P extends string = string> {
    * reported as unhandled.
    */
   readonly ready: Promise<Granted>;
-  /** Settles `ready`: `error`, or the granted QoS. */
-  readonly settle: (error: unknown, granted?: Granted) => void;
 
   constructor(
     /** The patterns subscribed to. */
     readonly patterns: readonly P[],
     private readonly owner: Pubzub,
   ) {
-    let settle!: (error: unknown, granted?: Granted) => void;
     this.ready = new Promise<Granted>((resolve, reject) => {
-      settle = (error, granted) => (error ? reject(toPubzubError(error)) : resolve(granted ?? []));
+      settlers.set(this, (error, granted) =>
+        error ? reject(toPubzubError(error)) : resolve(granted ?? []),
+      );
     });
     this.ready.catch(() => {});
-    this.settle = settle;
   }
 
   /** Same as `pubzub.unsubscribe(this)`. */
@@ -148,10 +150,10 @@ export class Pubzub {
         sub.cancelled = true;
         this.#subscriptions.delete(sub);
       }
-      sub.settle(error, granted);
+      settleReady(sub, error, granted);
     };
     const make = (broker: PageBroker) => {
-      if (sub.cancelled) sub.settle(new PubzubError("unsubscribed before it was made"));
+      if (sub.cancelled) settleReady(sub, new PubzubError("unsubscribed before it was made"));
       else sub.id = broker.subscribe(patterns, callback, options, onReady);
     };
     if (this.#broker) {
@@ -165,7 +167,7 @@ export class Pubzub {
       this.#run(make).catch((e: unknown) => {
         this.#subscriptions.delete(sub);
         console.error("pubzub: subscribe failed", e);
-        sub.settle(e);
+        settleReady(sub, e);
       });
     }
     return sub;

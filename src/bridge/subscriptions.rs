@@ -39,7 +39,8 @@ impl Bridge {
                     .map_err(|e| JsError::new(&format!("invalid topic filter \"{f}\": {e}")))
             })
             .collect::<Result<_, _>>()?;
-        let closed = {
+        // `done` with an answer now (no server filters, or after `disconnect()`), else later.
+        let answer_now = {
             let mut st = self.inner.state.borrow_mut();
             if !filters.is_empty() {
                 let names = filters.iter().map(|f| f.as_str().to_owned()).collect();
@@ -61,7 +62,7 @@ impl Bridge {
         for filter in filters {
             self.inner.state.borrow_mut().session.subscribe(filter, qos);
         }
-        if let Some((done, n, closed)) = closed {
+        if let Some((done, n, closed)) = answer_now {
             let _ = if closed {
                 done.call1(
                     &JsValue::UNDEFINED,
