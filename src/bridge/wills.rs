@@ -30,7 +30,10 @@ impl Bridge {
         delay: u32,
         done: Option<Function>,
     ) -> Result<u32, JsError> {
-        let p = outgoing::publication(topic, local, value, options, None)?;
+        let p = {
+            let st = self.inner.state.borrow();
+            outgoing::publication(topic, local, value, options, st.routing_id.as_deref())?
+        };
         let json = outgoing::will_json(&p, value, delay)?;
         let (id, closed) = {
             let mut st = self.inner.state.borrow_mut();
