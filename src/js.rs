@@ -74,3 +74,11 @@ pub fn is_empty_payload(payload: &JsValue) -> bool {
         && (payload.is_instance_of::<js_sys::Uint8Array>()
             || payload.is_instance_of::<js_sys::ArrayBuffer>())
 }
+
+/// Name/value pairs (MQTT user properties) as an array of `[name, value]` arrays.
+pub fn pairs(pairs: &[(pubzub_core::ByteStr, pubzub_core::ByteStr)]) -> Array {
+    pairs
+        .iter()
+        .map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v)))
+        .collect()
+}

@@ -441,17 +441,6 @@ async fn a_server_that_stops_answering_is_detected_by_keep_alive() {
     b.disconnect();
 }
 
-/// Waits until `b` reports `is_connected == want` (at most `ms`); returns whether it did.
-async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
-    for _ in 0..ms / 20 {
-        if get(&b.status(), "is_connected").as_bool() == Some(want) {
-            return true;
-        }
-        sleep(20).await;
-    }
-    false
-}
-
 #[wasm_bindgen_test]
 async fn offline_the_outbox_is_bounded_and_back_online_it_flushes_in_order_and_rewills() {
     let b = PageBroker::default();

@@ -583,17 +583,6 @@ async fn v5_properties_go_both_ways_and_answers_reach_the_requester() {
     );
 }
 
-/// Waits until `b` reports `is_connected == want` (at most `ms`); returns whether it did.
-async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
-    for _ in 0..ms / 20 {
-        if get(&b.status(), "is_connected").as_bool() == Some(want) {
-            return true;
-        }
-        sleep(20).await;
-    }
-    false
-}
-
 #[wasm_bindgen_test]
 async fn a_will_given_up_by_disconnect_is_registered_on_the_next_connect() {
     let b = PageBroker::default();

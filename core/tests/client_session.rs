@@ -54,6 +54,13 @@ fn publish(topic: &str, qos: QoS) -> Publish {
     p
 }
 
+/// The one MQTT v5 packet in `bytes`.
+fn decode_one(bytes: &[u8]) -> Option<Packet> {
+    let mut decoder = Decoder::default();
+    decoder.set_version(ProtocolVersion::V5);
+    decoder.decode(&mut BytesMut::from(bytes)).unwrap()
+}
+
 fn pid(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
 }
@@ -245,10 +252,7 @@ fn keep_alive_pings_when_idle_and_gives_up_without_pingresp() {
 #[test]
 fn leaving_asks_for_the_wills_at_once() {
     let (mut s, _server) = connected(10);
-    let bytes = s.leave().unwrap();
-    let mut decoder = Decoder::default();
-    decoder.set_version(ProtocolVersion::V5);
-    match decoder.decode(&mut BytesMut::from(&bytes[..])).unwrap() {
+    match decode_one(&s.leave().unwrap()) {
         Some(Packet::Disconnect(d)) => {
             assert_eq!(d.reason_code, ReasonCode::DisconnectWithWillMessage);
             assert_eq!(d.properties.session_expiry_interval, Some(0));
@@ -532,10 +536,7 @@ fn cancelled_publications_are_each_reported() {
 #[test]
 fn a_clean_disconnect_says_normal_disconnection() {
     let (mut s, _server) = connected(10);
-    let bytes = s.disconnect().unwrap();
-    let mut decoder = Decoder::default();
-    decoder.set_version(ProtocolVersion::V5);
-    match decoder.decode(&mut BytesMut::from(&bytes[..])).unwrap() {
+    match decode_one(&s.disconnect().unwrap()) {
         Some(Packet::Disconnect(d)) => assert_eq!(d.reason_code, ReasonCode::Success),
         other => panic!("{other:?}"),
     }

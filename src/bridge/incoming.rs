@@ -6,7 +6,7 @@
 //! no identifier) as `X`. A response topic `R` shows as `bridge/origin/R`, so that publishing
 //! the answer there reaches the requester on the server.
 
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::{Object, Uint8Array};
 use pubzub_core::Publish;
 use wasm_bindgen::prelude::*;
 
@@ -53,12 +53,7 @@ pub fn properties(p: &Publish) -> Object {
         js::set(&props, "correlation_data", &Uint8Array::from(&c[..]));
     }
     if !pp.user_properties.is_empty() {
-        let pairs: Array = pp
-            .user_properties
-            .iter()
-            .map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v)))
-            .collect();
-        js::set(&props, "user_properties", &pairs);
+        js::set(&props, "user_properties", &js::pairs(&pp.user_properties));
     }
     props
 }

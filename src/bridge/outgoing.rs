@@ -172,12 +172,7 @@ pub fn will_json(p: &Publish, value: &JsValue, delay: u32) -> Result<String, JsE
         );
     }
     if !props.user_properties.is_empty() {
-        let pairs: Array = props
-            .user_properties
-            .iter()
-            .map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v)))
-            .collect();
-        js::set(&will, "user_properties", &pairs);
+        js::set(&will, "user_properties", &js::pairs(&props.user_properties));
     }
     js_sys::JSON::stringify(&will)
         .ok()

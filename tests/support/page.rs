@@ -165,3 +165,14 @@ pub async fn control(path: &str) -> JsValue {
         .await
         .unwrap()
 }
+
+/// Waits until `b` reports `is_connected == want` (at most `ms`); returns whether it did.
+pub async fn until_connected(b: &PageBroker, want: bool, ms: i32) -> bool {
+    for _ in 0..ms / 20 {
+        if get(&b.status(), "is_connected").as_bool() == Some(want) {
+            return true;
+        }
+        sleep(20).await;
+    }
+    false
+}
