@@ -90,27 +90,13 @@ impl Inbox {
 /// A page broker connected to the test server; returns it with its status once connected.
 pub async fn connected() -> (PageBroker, JsValue) {
     let b = PageBroker::default();
-    let status = Inbox::default();
-    b.subscribe(
-        "$bridge/origin/status".into(),
-        status.callback(),
-        JsValue::UNDEFINED,
-        None,
-    )
-    .unwrap();
-    let _connecting = b
+    let connecting = b
         .connect(opts(&format!(r#"{{"url":"{}"}}"#, server_url())))
         .unwrap();
-    for _ in 0..250 {
-        if let Some((_, m)) = status.got.borrow().last()
-            && get(&get(m, "payload"), "is_connected").as_bool() == Some(true)
-        {
-            let s = get(m, "payload");
-            return (b.clone(), s);
-        }
-        sleep(20).await;
+    match JsFuture::from(connecting).await {
+        Ok(status) => (b, status),
+        Err(e) => panic!("the bridge did not connect to {}: {e:?}", server_url()),
     }
-    panic!("the bridge did not connect to {}", server_url());
 }
 
 /// Dispatches a window event (`pagehide`, `online`) as the browser would.
