@@ -245,11 +245,21 @@ async fn nothing_reaches_the_page_uncaught_through_disconnects_restarts_and_page
     sleep(300).await;
     control("/start").await;
     // The page goes away.
-    sleep(1500).await;
+    assert!(
+        until_connected(&survivor, true, 5000).await,
+        "back after the restarts"
+    );
+    // The page goes away, and comes back from the back/forward cache.
     dispatch("pagehide");
-    sleep(300).await;
+    assert!(
+        until_connected(&survivor, false, 1000).await,
+        "left on pagehide"
+    );
     dispatch("pageshow");
-    sleep(1000).await;
+    assert!(
+        until_connected(&survivor, true, 5000).await,
+        "connected again on pageshow"
+    );
     victim.disconnect();
     survivor.disconnect();
     assert_eq!(*uncaught.seen.borrow(), Vec::<String>::new());
