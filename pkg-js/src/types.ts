@@ -59,7 +59,7 @@ export interface Message<T = unknown> {
   /** True for a retained message delivered because of a new subscription. */
   readonly retain: boolean;
   /** As published locally, or {@link ReceivedProperties} for messages from the server. */
-  readonly properties: Readonly<Properties & ReceivedProperties>;
+  readonly properties: Readonly<Properties> | Readonly<ReceivedProperties>;
 }
 
 /** What a subscription callback gets as its third argument. */
