@@ -8,6 +8,22 @@ cd "$(dirname "$0")/.."
 # table into a function table, and the module then fails to instantiate.
 export PATH="$PWD/node_modules/.bin:$PATH"
 
+# Nothing to do when no input of the package changed since the last build: a digest of every
+# input file (and of this script) is kept next to the build's outputs.
+inputs_digest() {
+  git ls-files -co --exclude-standard -- Cargo.toml Cargo.lock src core/src core/Cargo.toml \
+    pkg-js/src pkg-js/tsconfig.json pkg-js/package.json README.md LICENSE \
+    scripts/build.sh scripts/minify-wasm-names.mjs | sort |
+    while read -r f; do [ ! -f "$f" ] || sha256sum "$f"; done | sha256sum | cut -d' ' -f1
+}
+stamp=target/pkg-js.inputs
+digest="$(inputs_digest)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ] && [ -f pkg-js/wasm/pubzub_bg.wasm ] \
+  && [ -f pkg-js/dist/index.js ]; then
+  echo "[build] the package is up to date"
+  exit 0
+fi
+
 wasm-pack build --mode no-install --release --target web --out-dir pkg-js/wasm --out-name pubzub .
 # One- or two-letter import and export names instead of wasm-bindgen's hashed ones.
 node scripts/minify-wasm-names.mjs pkg-js/wasm pubzub
@@ -16,3 +32,4 @@ rm -f pkg-js/wasm/package.json pkg-js/wasm/README.md pkg-js/wasm/.gitignore
 # The package ships the repository's README and LICENSE (copies; pkg-js/.gitignore has them).
 cp README.md LICENSE pkg-js/
 npx tsc -p pkg-js
+mkdir -p target && echo "$digest" >"$stamp"
