@@ -22,15 +22,44 @@ import type {
 /** The local topic on which the bridge keeps its status. */
 export const STATUS_TOPIC = "$bridge/origin/status";
 
-/** Settles a subscription's `ready`: with `error`, or with the granted QoS (package-internal). */
+/**
+ * The `ready` Promises of subscriptions whose answer is not known when they are made (server
+ * patterns, or any before the module loaded), and how to settle them. A local subscription
+ * made on the loaded module has no entry: its `ready` is made when first read, so that
+ * thousands of subscriptions cost no Promise each.
+ */
+const readies = new WeakMap<Subscription, Promise<Granted>>();
 const settlers = new WeakMap<Subscription, (error: unknown, granted?: Granted) => void>();
-const settleReady = (sub: Subscription, error: unknown, granted?: Granted) => settlers.get(sub)?.(error, granted);
+
+/** Gives `sub` a pending `ready`. */
+function awaitAnswer(sub: Subscription): void {
+  const ready = new Promise<Granted>((resolve, reject) => {
+    settlers.set(sub, (error, granted) => (error ? reject(toPubzubError(error)) : resolve(granted ?? [])));
+  });
+  ready.catch(() => {}); // whoever awaits it sees a rejection; nobody else needs one
+  readies.set(sub, ready);
+}
+
+/** Settles a pending `ready` with `error`, or with the granted QoS. */
+function settleReady(sub: Subscription, error: unknown, granted?: Granted): void {
+  const settle = settlers.get(sub);
+  settlers.delete(sub);
+  settle?.(error, granted);
+}
 
 /** What `subscribe` returns: pass it to `unsubscribe`, or call its `unsubscribe()`. */
 export class Subscription<P extends string = string> {
   /** The broker's id for it, once it is made. */
   id: number | undefined;
   cancelled = false;
+  #ready: Promise<Granted> | undefined;
+
+  constructor(
+    /** The patterns subscribed to. */
+    readonly patterns: readonly P[],
+    private readonly owner: Pubzub,
+  ) {}
+
   /**
    * Resolves when the subscription is in place, with the QoS the server granted per pattern
    * (`null` for local patterns; at once when all are local). Rejects with a `ServerError`
@@ -40,19 +69,8 @@ export class Subscription<P extends string = string> {
    * invalid pattern given before the module loaded. A rejection nobody awaits is not
    * reported as unhandled.
    */
-  readonly ready: Promise<Granted>;
-
-  constructor(
-    /** The patterns subscribed to. */
-    readonly patterns: readonly P[],
-    private readonly owner: Pubzub,
-  ) {
-    this.ready = new Promise<Granted>((resolve, reject) => {
-      settlers.set(this, (error, granted) =>
-        error ? reject(toPubzubError(error)) : resolve(granted ?? []),
-      );
-    });
-    this.ready.catch(() => {});
+  get ready(): Promise<Granted> {
+    return (this.#ready ??= readies.get(this) ?? Promise.resolve(this.patterns.map(() => null)));
   }
 
   /** Same as `pubzub.unsubscribe(this)`. */
@@ -144,6 +162,8 @@ export class Pubzub {
     const patterns: P[] = typeof pattern === "string" ? [pattern] : [...pattern];
     const sub = new Subscription<P>(patterns, this);
     this.#subscriptions.add(sub);
+    const remote = patterns.some((p) => p.startsWith("bridge/origin/"));
+    if (remote || !this.#broker) awaitAnswer(sub);
     const onReady = (error: unknown, granted?: Granted) => {
       if (error && (error as Error).name !== "NotConnectedError") {
         // Refused by the server: the broker has removed it.
@@ -153,8 +173,14 @@ export class Pubzub {
       settleReady(sub, error, granted);
     };
     const make = (broker: PageBroker) => {
-      if (sub.cancelled) settleReady(sub, new PubzubError("unsubscribed before it was made"));
-      else sub.id = broker.subscribe(patterns, callback, options, onReady);
+      if (sub.cancelled) {
+        settleReady(sub, new PubzubError("unsubscribed before it was made"));
+      } else if (remote) {
+        sub.id = broker.subscribe(patterns, callback, options, onReady);
+      } else {
+        sub.id = broker.subscribe(patterns, callback, options);
+        settleReady(sub, undefined, patterns.map(() => null));
+      }
     };
     if (this.#broker) {
       try {
