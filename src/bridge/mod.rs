@@ -123,6 +123,13 @@ struct State {
     epoch: f64,
 }
 
+impl State {
+    /// Milliseconds since this bridge was made: the session's clock.
+    fn now(&self) -> Timestamp {
+        Timestamp((date_now() - self.epoch).max(0.0) as u64)
+    }
+}
+
 struct Inner {
     local: LocalBroker,
     state: RefCell<State>,
@@ -204,8 +211,7 @@ impl Bridge {
     }
 
     fn now(&self) -> Timestamp {
-        let st = self.inner.state.borrow();
-        Timestamp((date_now() - st.epoch).max(0.0) as u64)
+        self.inner.state.borrow().now()
     }
 
     fn weak(&self) -> Weak<Inner> {
@@ -470,7 +476,7 @@ impl Bridge {
     fn pump(&self) {
         let blocked = {
             let mut st = self.inner.state.borrow_mut();
-            let now = Timestamp((date_now() - st.epoch).max(0.0) as u64);
+            let now = st.now();
             let st = &mut *st;
             let mut blocked = false;
             if let Some(socket) = &st.socket {
@@ -494,7 +500,7 @@ impl Bridge {
         self.dispatch_events();
         let delay = {
             let st = self.inner.state.borrow();
-            let now = (date_now() - st.epoch).max(0.0) as u64;
+            let now = st.now().0;
             if st.socket.is_none() {
                 None // the connection ended meanwhile: the reconnect timer stays
             } else if blocked {
