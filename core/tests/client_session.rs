@@ -54,6 +54,15 @@ fn publish(topic: &str, qos: QoS) -> Publish {
     p
 }
 
+/// A SUBACK for the SUBSCRIBE `packet_id` with one reason code.
+fn suback(packet_id: PacketId, code: ReasonCode) -> Packet {
+    Packet::SubAck(SubAck {
+        packet_id,
+        properties: Default::default(),
+        reason_codes: vec![code],
+    })
+}
+
 /// The one MQTT v5 packet in `bytes`.
 fn decode_one(bytes: &[u8]) -> Option<Packet> {
     let mut decoder = Decoder::default();
@@ -212,15 +221,7 @@ fn suback_codes_are_reported() {
         [Packet::Subscribe(sub)] => sub.packet_id,
         other => panic!("{other:?}"),
     };
-    server.send(
-        &mut s,
-        Packet::SubAck(SubAck {
-            packet_id: id,
-            properties: Default::default(),
-            reason_codes: vec![ReasonCode::NotAuthorized],
-        }),
-        1,
-    );
+    server.send(&mut s, suback(id, ReasonCode::NotAuthorized), 1);
     assert_eq!(
         events(&mut s),
         [Event::Subscribed {
@@ -456,15 +457,7 @@ fn each_filter_gets_its_answer_and_later_users_get_it_at_once() {
         other => panic!("one SUBSCRIBE for two users: {other:?}"),
     };
     assert_eq!(events(&mut s), [], "the answer waits for the SUBACK");
-    server.send(
-        &mut s,
-        Packet::SubAck(SubAck {
-            packet_id: id,
-            properties: Default::default(),
-            reason_codes: vec![ReasonCode::GrantedQoS1],
-        }),
-        1,
-    );
+    server.send(&mut s, suback(id, ReasonCode::GrantedQoS1), 1);
     let granted = Event::Subscribed {
         filter: "ok/#".into(),
         result: Ok(QoS::AtLeastOnce),
@@ -486,15 +479,7 @@ fn a_resumed_session_sends_what_changed_offline() {
         other => panic!("{other:?}"),
     };
     for id in id {
-        server.send(
-            &mut s,
-            Packet::SubAck(SubAck {
-                packet_id: id,
-                properties: Default::default(),
-                reason_codes: vec![ReasonCode::Success],
-            }),
-            1,
-        );
+        server.send(&mut s, suback(id, ReasonCode::Success), 1);
     }
     s.on_close();
     s.unsubscribe(&TopicFilter::try_from("dropped").unwrap());
