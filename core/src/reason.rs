@@ -114,6 +114,25 @@ impl ReasonCode {
             .map(|i| ALL[i])
     }
 
+    /// The SUBACK code that grants `qos` [MQTT-3.9.3].
+    pub fn granted(qos: crate::QoS) -> ReasonCode {
+        match qos {
+            crate::QoS::AtMostOnce => ReasonCode::GRANTED_QOS_0,
+            crate::QoS::AtLeastOnce => GrantedQoS1,
+            crate::QoS::ExactlyOnce => GrantedQoS2,
+        }
+    }
+
+    /// The QoS a successful SUBACK code grants (0x00, 0x01, 0x02); `None` for others.
+    pub fn granted_qos(self) -> Option<crate::QoS> {
+        match self {
+            Success => Some(crate::QoS::AtMostOnce),
+            GrantedQoS1 => Some(crate::QoS::AtLeastOnce),
+            GrantedQoS2 => Some(crate::QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+
     /// Codes below 0x80 report success; 0x80 and above report failure [MQTT-2.4].
     pub fn is_error(self) -> bool {
         self as u8 >= 0x80
@@ -160,6 +179,16 @@ impl fmt::Display for ReasonCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn granted_codes_and_their_qos_are_inverse() {
+        use crate::QoS;
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            assert_eq!(ReasonCode::granted(qos).granted_qos(), Some(qos));
+        }
+        assert_eq!(NotAuthorized.granted_qos(), None);
+        assert_eq!(NoMatchingSubscribers.granted_qos(), None);
+    }
 
     #[test]
     fn all_is_sorted_and_round_trips() {

@@ -56,14 +56,6 @@ pub struct Subscriptions {
     awaiting: Vec<(PacketId, Vec<ByteStr>)>,
 }
 
-fn granted(code: ReasonCode) -> QoS {
-    match code {
-        ReasonCode::GrantedQoS2 => QoS::ExactlyOnce,
-        ReasonCode::GrantedQoS1 => QoS::AtLeastOnce,
-        _ => QoS::AtMostOnce,
-    }
-}
-
 impl Subscriptions {
     fn find(&self, filter: &str) -> Option<usize> {
         self.subs.iter().position(|s| s.filter.as_str() == filter)
@@ -141,7 +133,8 @@ impl Subscriptions {
                 self.subs.remove(i);
                 Err(*code)
             } else {
-                let q = granted(*code);
+                // A success code other than 0x00..0x02 is not one a SUBACK grants with.
+                let q = code.granted_qos().unwrap_or(QoS::AtMostOnce);
                 self.subs[i].state = State::Granted(q);
                 Ok(q)
             };

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use pubzub_core::{
-    ByteStr, Packet, Pattern, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, Timestamp,
-    UnsubAck, Unsubscribe,
+    ByteStr, Packet, Pattern, ReasonCode, RetainHandling, SubAck, Subscribe, Timestamp, UnsubAck,
+    Unsubscribe,
 };
 
 use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, TreeEntry, expand, session};
@@ -87,7 +87,7 @@ impl Broker {
                     id: sub.properties.subscription_identifier,
                 },
             );
-            codes.push(granted(f.options.qos));
+            codes.push(ReasonCode::granted(f.options.qos));
             let wants_retained = match f.options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,
                 RetainHandling::SendIfNew => existed.is_none(),
@@ -161,13 +161,5 @@ impl Broker {
         for key in removed {
             self.tree.remove(key);
         }
-    }
-}
-
-fn granted(qos: QoS) -> ReasonCode {
-    match qos {
-        QoS::AtMostOnce => ReasonCode::GRANTED_QOS_0,
-        QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
-        QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
     }
 }
