@@ -19,16 +19,22 @@ inputs_digest() {
 stamp=target/pkg-js.inputs
 digest="$(inputs_digest)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ] && [ -f pkg-js/wasm/pubzub_bg.wasm ] \
-  && [ -f pkg-js/dist/index.js ]; then
+  && [ -f pkg-js/wasm-local/pubzub_bg.wasm ] && [ -f pkg-js/dist/index.js ]; then
   echo "[build] the package is up to date"
   exit 0
 fi
 
-wasm-pack build --mode no-install --release --target web --out-dir pkg-js/wasm --out-name pubzub .
-# One- or two-letter import and export names instead of wasm-bindgen's hashed ones.
-node scripts/minify-wasm-names.mjs pkg-js/wasm pubzub
-# wasm-pack writes a package.json and README of its own; the package is pkg-js itself.
-rm -f pkg-js/wasm/package.json pkg-js/wasm/README.md pkg-js/wasm/.gitignore
+# Two modules: `pubzub` with the bridge to the server, `pubzub/local` without it.
+for build in "wasm" "wasm-local --no-default-features"; do
+  set -- $build
+  dir="pkg-js/$1"
+  shift
+  wasm-pack build --mode no-install --release --target web --out-dir "$dir" --out-name pubzub . -- "$@"
+  # One- or two-letter import and export names instead of wasm-bindgen's hashed ones.
+  node scripts/minify-wasm-names.mjs "$dir" pubzub
+  # wasm-pack writes a package.json and README of its own; the package is pkg-js itself.
+  rm -f "$dir/package.json" "$dir/README.md" "$dir/.gitignore" "$dir/LICENSE"
+done
 # The package ships the repository's README and LICENSE (copies; pkg-js/.gitignore has them).
 cp README.md LICENSE pkg-js/
 npx tsc -p pkg-js

@@ -28,10 +28,6 @@ impl<K: Copy + PartialEq, V> IdMap<K, V> {
         Some(self.entries.remove(i).1)
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.iter().map(|(_, v)| v)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
@@ -53,6 +49,6 @@ mod tests {
         m.insert(3, "c");
         assert_eq!(m.remove(2), Some("b"));
         assert_eq!(m.remove(2), None);
-        assert_eq!(m.values().copied().collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(m.into_values().collect::<Vec<_>>(), ["a", "c"]);
     }
 }

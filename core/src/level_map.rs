@@ -12,6 +12,41 @@ pub(crate) type LevelMap<K, V> = std::collections::HashMap<K, V>;
 #[cfg(not(feature = "server"))]
 pub(crate) use sorted::SortedVecMap as LevelMap;
 
+/// The tree's map of exact filters, the one map that holds every exact subscription of a
+/// page: a hash map in both builds (a sorted vector would move half of it on every insert).
+/// The page hashes with FNV-1a: a few instructions of code, and page topics are not
+/// attacker-chosen keys in a shared server.
+#[cfg(feature = "server")]
+pub(crate) type ExactMap<K, V> = std::collections::HashMap<K, V>;
+
+#[cfg(not(feature = "server"))]
+pub(crate) type ExactMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<fnv::Fnv>>;
+
+#[cfg(not(feature = "server"))]
+mod fnv {
+    /// FNV-1a, 32 bits.
+    pub(crate) struct Fnv(u32);
+
+    impl Default for Fnv {
+        fn default() -> Self {
+            Fnv(0x811c_9dc5)
+        }
+    }
+
+    impl std::hash::Hasher for Fnv {
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+            }
+        }
+
+        fn finish(&self) -> u64 {
+            u64::from(self.0)
+        }
+    }
+}
+
 #[cfg_attr(feature = "server", allow(dead_code))]
 mod sorted {
     use std::borrow::Borrow;

@@ -9,7 +9,7 @@
 //! Matches come out in a stable order: exact subscriptions first, then trie subscriptions by
 //! filter; the subscriptions of one filter always in insertion order.
 
-use crate::level_map::LevelMap;
+use crate::level_map::{ExactMap, LevelMap};
 use crate::{Bindings, ByteStr, Pattern};
 
 /// Identifies one subscription in one tree, for removal and look-up.
@@ -75,7 +75,7 @@ impl<T> Match<'_, T> {
 
 /// Subscriptions with values of type `T` (a session id on the server, a callback in the page).
 pub struct SubscriptionTree<T> {
-    exact: LevelMap<ByteStr, Vec<Entry<T>>>,
+    exact: ExactMap<ByteStr, Vec<Entry<T>>>,
     root: Node<T>,
     /// Where each subscription lives: its match filter (the trie path, or the exact topic).
     index: LevelMap<SubscriptionKey, ByteStr>,
@@ -85,7 +85,7 @@ pub struct SubscriptionTree<T> {
 impl<T> Default for SubscriptionTree<T> {
     fn default() -> Self {
         SubscriptionTree {
-            exact: LevelMap::new(),
+            exact: ExactMap::default(),
             root: Node::default(),
             index: LevelMap::new(),
             next_key: 0,
@@ -126,11 +126,12 @@ impl<T> SubscriptionTree<T> {
             pattern,
             value,
         };
-        if entry.pattern.is_exact() {
-            self.exact.entry(path.clone()).or_default().push(entry);
+        let slot = if entry.pattern.is_exact() {
+            self.exact.entry(path.clone()).or_default()
         } else {
-            trie_slot(&mut self.root, &path).push(entry);
-        }
+            trie_slot(&mut self.root, &path)
+        };
+        push_one(slot, entry);
         self.index.insert(key, path);
         key
     }
@@ -267,6 +268,15 @@ fn trie_slot<'a, T>(root: &'a mut Node<T>, path: &ByteStr) -> &'a mut Vec<Entry<
         }
     }
     &mut node.here
+}
+
+/// Most filters have one subscriber: the first gets a vector of one, not the four a first
+/// `push` reserves (per subscription, that was most of the tree's memory in a page).
+fn push_one<T>(entries: &mut Vec<Entry<T>>, entry: Entry<T>) {
+    if entries.capacity() == 0 {
+        entries.reserve_exact(1);
+    }
+    entries.push(entry);
 }
 
 fn take_entry<T>(entries: &mut Vec<Entry<T>>, key: SubscriptionKey) -> Option<Entry<T>> {

@@ -1,26 +1,126 @@
 /**
- * `Pubzub`: the page broker of the wasm module behind a typed API that can be used at once:
- * calls made before the module has loaded wait in a queue and run in order.
+ * `Broker`: local publish/subscribe, the JavaScript half of the page broker. The wasm
+ * `Engine` decides (topics, patterns, the tree, share groups, bindings, retained topics);
+ * this layer holds what is JavaScript: callbacks, message objects, bindings objects and
+ * promises, under the ids the engine hands out. A publish crosses into wasm at most once,
+ * and not at all for a topic seen before: its matches are cached per topic, and every
+ * subscribe and unsubscribe that could change a cached answer removes it.
+ *
+ * Calls made before the module has loaded wait in a queue and run in order.
  */
-import { PageBroker } from "../wasm/pubzub.js";
-import { PubzubError, toPubzubError } from "./errors.js";
-import { moduleReady } from "./load.js";
+import { PubzubError, TimeoutError, toPubzubError } from "./errors.js";
+import * as persist from "./persist.js";
+import { isEmpty } from "./payload.js";
 import type {
   Callback,
   CallOptions,
-  ConnectOptions,
   CreateOptions,
   Granted,
-  LastwillOptions,
   Match,
   Message,
+  Properties,
   PublishOptions,
-  Status,
+  QoS,
   SubscribeOptions,
 } from "./types.js";
 
-/** The local topic on which the bridge keeps its status. */
-export const STATUS_TOPIC = "$bridge/origin/status";
+/** Local topics under this prefix are the server's. */
+export const PREFIX = "bridge/origin/";
+
+/** What the broker needs of a loaded wasm module (both builds have it). */
+export interface Runtime {
+  Engine: new () => Engine;
+  memory: WebAssembly.Memory;
+}
+
+/** The wasm engine's calls (src/local.rs); results are read from wasm memory in place. */
+export interface Engine {
+  subscribe(pattern: string, retained: boolean): number;
+  unsubscribe(entry: number): boolean;
+  match(topic: string, take_turns: boolean): number;
+  retain(topic: string): number;
+  clearRetained(topic: string): number;
+  retainedIds(): number;
+  error(): string;
+}
+
+/** The engine's "no id". */
+const NONE = 0xffffffff;
+/** A `subscribe` flag: the pattern matches one topic only (2, shared, is not needed here). */
+const EXACT = 1;
+/** A binding in a plan: the topic level (bits 0-14), rest (bit 15), the pattern level (16-31). */
+const REST = 1 << 15;
+/** Topics whose matches are kept; beyond, the cache starts over. */
+const CACHE_LIMIT = 16_384;
+/** How long `call` waits for a reply unless told otherwise. */
+const CALL_TIMEOUT_MS = 15_000;
+
+const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+const DONE: Promise<void> = Promise.resolve();
+type Bound = Readonly<Record<string, string | readonly string[]>>;
+
+/**
+ * One pattern of one `subscribe` call. It is also the callback's third argument, frozen: its
+ * one public field is `topic`, the pattern.
+ */
+class Entry {
+  readonly #callback: Callback<string>;
+  /** Named wildcards: [topic level, rest?, name] per binding, or `null` without names. */
+  readonly #plan: (string | number)[] | null;
+  readonly #sub: Subscription;
+  /** The engine's flags for the pattern (`EXACT`, `SHARED`). */
+  readonly #flags: number;
+
+  constructor(
+    readonly topic: string,
+    callback: Callback<string>,
+    sub: Subscription,
+    plan: (string | number)[] | null,
+    flags: number,
+  ) {
+    this.#callback = callback;
+    this.#sub = sub;
+    this.#plan = plan;
+    this.#flags = flags;
+    Object.freeze(this);
+  }
+
+  get flags(): number {
+    return this.#flags;
+  }
+
+  get sub(): Subscription {
+    return this.#sub;
+  }
+
+  calls(callback: unknown): boolean {
+    return this.#callback === callback;
+  }
+
+  /** The bindings for a topic (split into levels) this entry matches. */
+  bind(levels: string[] | string): Bound {
+    const plan = this.#plan;
+    if (plan === null) return EMPTY;
+    if (typeof levels === "string") levels = levels.split("/");
+    const b: Record<string, string | readonly string[]> = {};
+    for (let i = 0; i < plan.length; i += 3) {
+      const at = plan[i] as number;
+      b[plan[i + 2] as string] = plan[i + 1] ? Object.freeze(levels.slice(at)) : (levels[at] ?? "");
+    }
+    return Object.freeze(b);
+  }
+
+  named(): boolean {
+    return this.#plan !== null;
+  }
+
+  call(message: Message, bindings: Bound): void {
+    (this.#callback as (m: Message, b: Bound, i: Entry) => void)(message, bindings, this);
+  }
+}
+
+/** What a topic reaches: entries and their bindings, in pairs. */
+type Targets = (Entry | Bound)[];
 
 /**
  * The `ready` Promises of subscriptions whose answer is not known when they are made (server
@@ -31,8 +131,11 @@ export const STATUS_TOPIC = "$bridge/origin/status";
 const readies = new WeakMap<Subscription, Promise<Granted>>();
 const settlers = new WeakMap<Subscription, (error: unknown, granted?: Granted) => void>();
 
+/** Whether a pattern is the server's. */
+const remote = (p: unknown): boolean => typeof p === "string" && p.startsWith(PREFIX);
+
 /** Gives `sub` a pending `ready`. */
-function awaitAnswer(sub: Subscription): void {
+export function awaitAnswer(sub: Subscription): void {
   const ready = new Promise<Granted>((resolve, reject) => {
     settlers.set(sub, (error, granted) => (error ? reject(toPubzubError(error)) : resolve(granted ?? [])));
   });
@@ -41,24 +144,36 @@ function awaitAnswer(sub: Subscription): void {
 }
 
 /** Settles a pending `ready` with `error`, or with the granted QoS. */
-function settleReady(sub: Subscription, error: unknown, granted?: Granted): void {
+export function settleReady(sub: Subscription, error: unknown, granted?: Granted): void {
   const settle = settlers.get(sub);
   settlers.delete(sub);
   settle?.(error, granted);
 }
+
+let nextSubscription = 1;
 
 /** What `subscribe` returns: pass it to `unsubscribe`, or call its `unsubscribe()`. */
 export class Subscription<P extends string = string> {
   /** The broker's id for it, once it is made. */
   id: number | undefined;
   cancelled = false;
-  #ready: Promise<Granted> | undefined;
+  /** @internal The engine's entry ids once made: one, or one per pattern. */
+  entries: number | number[] | undefined;
+  /** The pattern, or a copy of the patterns, as given. */
+  readonly #given: P | readonly P[];
 
   constructor(
-    /** The patterns subscribed to. */
-    readonly patterns: readonly P[],
-    private readonly owner: Pubzub,
-  ) {}
+    given: P | readonly P[],
+    private readonly owner: Broker,
+  ) {
+    this.#given = given;
+  }
+
+  /** The patterns subscribed to. */
+  get patterns(): readonly P[] {
+    const given = this.#given;
+    return typeof given === "string" ? [given] : (given as readonly P[]);
+  }
 
   /**
    * Resolves when the subscription is in place, with the QoS the server granted per pattern
@@ -70,7 +185,12 @@ export class Subscription<P extends string = string> {
    * reported as unhandled.
    */
   get ready(): Promise<Granted> {
-    return (this.#ready ??= readies.get(this) ?? Promise.resolve(this.patterns.map(() => null)));
+    let ready = readies.get(this);
+    if (ready === undefined) {
+      ready = Promise.resolve(this.patterns.map(() => null));
+      readies.set(this, ready);
+    }
+    return ready;
   }
 
   /** Same as `pubzub.unsubscribe(this)`. */
@@ -79,32 +199,65 @@ export class Subscription<P extends string = string> {
   }
 }
 
-type Task = { run: (broker: PageBroker) => void; fail: (e: unknown) => void };
 type ErrorHook = (error: unknown, message: Message) => void;
 
-/** A page broker. The package's default export is one; `createPubzub()` makes more. */
-export class Pubzub {
+function integer(options: object | undefined, key: string, max: number, fallback: number): number {
+  const v = (options as Record<string, unknown> | undefined)?.[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new PubzubError(`${key} must be an integer from 0 to ${max}`);
+  }
+  return v;
+}
+
+/** The message every subscriber of one publication shares: frozen, the payload as is. */
+export function message(
+  topic: string,
+  payload: unknown,
+  qos: QoS,
+  retain: boolean,
+  properties: Readonly<Properties> | undefined,
+): Message {
+  return Object.freeze({ type: "publish", topic, payload, qos, retain, properties: properties ?? EMPTY });
+}
+
+/** The publisher's properties as a frozen copy (theirs stays theirs), or `undefined`. */
+function ownProperties(properties: unknown): Readonly<Properties> | undefined {
+  return typeof properties === "object" && properties !== null ? Object.freeze({ ...properties }) : undefined;
+}
+
+/** A page broker without a bridge: what `pubzub/local` exports. `Pubzub` adds the bridge. */
+export class Broker {
   /** Resolves when the wasm module is loaded and queued calls have run. */
   readonly ready: Promise<void>;
-  #broker: PageBroker | undefined;
-  #queue: Task[] = [];
-  #errorHooks = new Set<ErrorHook>();
-  #subscriptions = new Set<Subscription>();
+  #engine: Engine | undefined;
+  #memory: WebAssembly.Memory | undefined;
+  #view = new Uint32Array(0);
+  #queue: { run: () => void; fail: (e: unknown) => void }[] = [];
   #failure: unknown;
+  /** Subscription entries by engine id. */
+  #entries: (Entry | undefined)[] = [];
+  /** Retained messages by engine id. */
+  #kept: (Message | undefined)[] = [];
+  #cache = new Map<string, Targets>();
+  /** Subscriptions waiting for the module, in order. */
+  #pending: Subscription[] = [];
+  #errorHooks = new Set<ErrorHook>();
+  #nextCall = 0;
 
-  constructor(options: CreateOptions = {}) {
-    this.ready = moduleReady()
-      .then(() => {
-        const broker = new PageBroker(options);
-        broker.onError((error: unknown, message: Message) => {
-          for (const hook of this.#errorHooks) hook(error, message);
-        });
-        this.#broker = broker;
-        for (const task of this.#queue.splice(0)) task.run(broker);
+  constructor(options: CreateOptions, loaded: Promise<Runtime>) {
+    this.ready = loaded
+      .then((runtime) => {
+        this.#engine = new runtime.Engine();
+        this.#memory = runtime.memory;
+        this.started(runtime);
+        if (options.persist !== undefined) persist.restore(this, options.persist);
+        for (const task of this.#queue.splice(0)) task.run();
       })
       .catch((e: unknown) => {
         // The module did not load, or the broker could not be made (a corrupt `persist`
         // entry): every call, queued or later, fails with this error.
+        this.#engine = undefined;
         this.#failure = toPubzubError(e);
         for (const task of this.#queue.splice(0)) task.fail(this.#failure);
         throw this.#failure;
@@ -113,32 +266,35 @@ export class Pubzub {
     this.ready.catch(() => {});
   }
 
-  /** Runs `task` on the broker now or, before the module has loaded, when it has. */
-  #run<R>(task: (broker: PageBroker) => R): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const run = (broker: PageBroker) => {
+  /** Runs `task` now or, before the module has loaded, when it has. */
+  protected run<R>(task: () => R): Promise<Awaited<R>> {
+    return new Promise<Awaited<R>>((resolve, reject) => {
+      const run = () => {
         try {
-          resolve(task(broker));
+          Promise.resolve(task()).then(resolve, (e: unknown) => reject(toPubzubError(e)));
         } catch (e) {
           reject(toPubzubError(e));
         }
       };
-      if (this.#broker) run(this.#broker);
+      if (this.#engine) run();
       else if (this.#failure !== undefined) reject(this.#failure);
       else this.#queue.push({ run, fail: reject });
     });
   }
 
-  /**
-   * `#run` for a task whose result may be a Promise from the module: waits for that too, and
-   * turns its rejection into a `PubzubError`.
-   */
-  async #settle<R>(task: (broker: PageBroker) => R): Promise<Awaited<R>> {
-    try {
-      return await this.#run(task);
-    } catch (e) {
-      throw toPubzubError(e);
-    }
+  /** Whether the module is loaded (calls run now). */
+  protected get loaded(): boolean {
+    return this.#engine !== undefined;
+  }
+
+  /** Called once the module is loaded, before queued calls run. */
+  protected started(_runtime: Runtime): void {}
+
+  /** The engine's result words, read where the engine wrote them. */
+  #words(): Uint32Array {
+    const buffer = (this.#memory as WebAssembly.Memory).buffer;
+    if (this.#view.buffer !== buffer) this.#view = new Uint32Array(buffer);
+    return this.#view;
   }
 
   /**
@@ -157,55 +313,133 @@ export class Pubzub {
   subscribe<const P extends string, T = unknown>(
     pattern: P | readonly P[],
     callback: Callback<P, T>,
-    options: SubscribeOptions = {},
+    options?: SubscribeOptions,
   ): Subscription<P> {
-    const patterns: P[] = typeof pattern === "string" ? [pattern] : [...pattern];
-    const sub = new Subscription<P>(patterns, this);
-    this.#subscriptions.add(sub);
-    const remote = patterns.some((p) => p.startsWith("bridge/origin/"));
-    if (remote || !this.#broker) awaitAnswer(sub);
-    const onReady = (error: unknown, granted?: Granted) => {
-      if (error && (error as Error).name !== "NotConnectedError") {
-        // Refused by the server: the broker has removed it.
-        sub.cancelled = true;
-        this.#subscriptions.delete(sub);
-      }
-      settleReady(sub, error, granted);
-    };
-    const make = (broker: PageBroker) => {
-      if (sub.cancelled) {
-        settleReady(sub, new PubzubError("unsubscribed before it was made"));
-      } else if (remote) {
-        sub.id = broker.subscribe(patterns, callback, options, onReady);
-      } else {
-        sub.id = broker.subscribe(patterns, callback, options);
-        settleReady(sub, undefined, patterns.map(() => null));
-      }
-    };
-    if (this.#broker) {
+    const given = typeof pattern === "string" || !Array.isArray(pattern) ? pattern : [...pattern];
+    const sub = new Subscription<P>(given as P | P[], this);
+    if (this.#engine) {
       try {
-        make(this.#broker);
+        this.#make(sub, callback as Callback<string>, options);
       } catch (e) {
-        this.#subscriptions.delete(sub);
         throw toPubzubError(e);
       }
-    } else {
-      this.#run(make).catch((e: unknown) => {
-        this.#subscriptions.delete(sub);
-        console.error("pubzub: subscribe failed", e);
-        settleReady(sub, e);
-      });
+      return sub;
     }
+    // Before the module loaded: `ready` says how it went.
+    awaitAnswer(sub);
+    this.#pending.push(sub);
+    const make = () => {
+      this.#pending.splice(this.#pending.indexOf(sub), 1);
+      if (sub.cancelled) {
+        settleReady(sub, new PubzubError("unsubscribed before it was made"));
+        return;
+      }
+      this.#make(sub, callback as Callback<string>, options);
+      if (!sub.patterns.some(remote)) settleReady(sub, undefined, sub.patterns.map(() => null));
+    };
+    this.run(make).catch((e: unknown) => {
+      console.error("pubzub: subscribe failed", e);
+      settleReady(sub, e);
+    });
     return sub;
+  }
+
+  /** Makes `sub`'s entries and delivers the retained messages they get; all or nothing. */
+  #make(sub: Subscription, callback: Callback<string>, options: SubscribeOptions | undefined): void {
+    if (!Array.isArray(sub.patterns)) {
+      throw new PubzubError("subscribe takes a topic filter or an array of them");
+    }
+    if (typeof callback !== "function") throw new PubzubError("subscribe needs a callback function");
+    const handling = integer(options, "retain_handling", 2, 0);
+    const qos = integer(options, "qos", 2, 0) as QoS;
+    const engine = this.#engine as Engine;
+    const retained: (Entry | number)[] = [];
+    const patterns = sub.patterns;
+    if (patterns.some(remote) && !settlers.has(sub)) awaitAnswer(sub);
+    try {
+      for (const p of patterns) {
+        if (typeof p !== "string") throw new PubzubError("a topic filter must be a string");
+        const wanted = handling === 0 || (handling === 1 && !this.#entries.some((e) => e?.topic === p && e.calls(callback)));
+        const at = engine.subscribe(p, wanted) >>> 2;
+        if (at === 0) throw new PubzubError(engine.error());
+        const w = this.#words();
+        const id = w[at] as number;
+        const flags = w[at + 1] as number;
+        const named = w[at + 2] as number;
+        let plan: (string | number)[] | null = null;
+        if (named > 0) {
+          plan = [];
+          const levels = p.split("/");
+          for (let i = 0; i < named; i++) {
+            const bind = w[at + 3 + i] as number;
+            plan.push(bind & (REST - 1), bind & REST, (levels[bind >>> 16] as string).slice(1));
+          }
+        }
+        const entry = new Entry(p, callback, sub, plan, flags);
+        this.#entries[id] = entry;
+        const made = sub.entries;
+        sub.entries = made === undefined ? id : typeof made === "number" ? [made, id] : (made.push(id), made);
+        this.#forget(p, flags);
+        const kept = at + 3 + named;
+        for (let i = 0, n = w[kept] as number; i < n; i++) retained.push(entry, w[kept + 1 + i] as number);
+      }
+      sub.id ??= nextSubscription++;
+      this.made(sub, qos);
+    } catch (e) {
+      this.#drop(sub);
+      throw e;
+    }
+    for (let i = 0; i < retained.length; i += 2) {
+      const entry = retained[i] as Entry;
+      const msg = this.#kept[retained[i + 1] as number];
+      if (msg !== undefined && !sub.cancelled) this.#call(entry, msg, entry.bind(msg.topic));
+    }
+  }
+
+  /** Called when a subscription's entries are made (the bridge subscribes on the server). */
+  protected made(_sub: Subscription, _qos: QoS): void {}
+
+  /** Called when a subscription ends (the bridge unsubscribes on the server). */
+  protected ended(_sub: Subscription): void {}
+
+  /**
+   * Removes from the match cache every answer a subscription to `pattern` (with the engine's
+   * `flags`) could change: one topic for an exact pattern, else all of them. (Answers that
+   * involve a share group are never kept: whose turn it is changes with every publication.)
+   */
+  #forget(pattern: string, flags: number): void {
+    if (flags & EXACT) this.#cache.delete(pattern);
+    else this.#cache.clear();
+  }
+
+  /** Removes a subscription's entries. */
+  #drop(sub: Subscription): void {
+    const engine = this.#engine as Engine;
+    const made = sub.entries;
+    sub.entries = undefined;
+    for (const id of made === undefined ? [] : typeof made === "number" ? [made] : made) {
+      const entry = this.#entries[id];
+      this.#entries[id] = undefined;
+      engine.unsubscribe(id);
+      if (entry !== undefined) this.#forget(entry.topic, entry.flags);
+    }
   }
 
   /** Ends a subscription; false if it had already ended. */
   unsubscribe(subscription: Subscription): boolean {
-    if (subscription.cancelled) return false;
+    if (!(subscription instanceof Subscription) || subscription.cancelled) return false;
     subscription.cancelled = true;
-    this.#subscriptions.delete(subscription);
-    const id = subscription.id;
-    return id === undefined || (this.#broker?.unsubscribe(id) ?? false);
+    if (subscription.id !== undefined) {
+      this.#drop(subscription);
+      this.ended(subscription);
+    }
+    return true;
+  }
+
+  /** A subscription the server refused: gone without a word to the server. */
+  protected refused(sub: Subscription): void {
+    sub.cancelled = true;
+    this.#drop(sub);
   }
 
   /**
@@ -217,9 +451,89 @@ export class Pubzub {
    * @example
    * await pubzub.publish("bridge/origin/public/chat/lobby", { from: "ann", text: "hi" }, { qos: 1 });
    */
-  async publish(topic: string, payload?: unknown, options: PublishOptions = {}): Promise<void> {
-    // A count for local topics, a Promise of the server's answer for bridge/origin/ ones.
-    await this.#settle((broker) => broker.publish(topic, payload, options));
+  publish(topic: string, payload?: unknown, options?: PublishOptions): Promise<void> {
+    if (!this.#engine) return this.run(() => this.publish(topic, payload, options));
+    try {
+      if (typeof topic !== "string") throw new PubzubError("publish takes a topic string");
+      if (topic.startsWith(PREFIX)) return this.remote(topic, payload, options);
+      const qos = options === undefined ? 0 : (integer(options, "qos", 2, 0) as QoS);
+      this.deliver(topic, payload, qos, options?.retain === true, ownProperties(options?.properties), false);
+      return DONE;
+    } catch (e) {
+      return Promise.reject(toPubzubError(e));
+    }
+  }
+
+  /** A publication on `bridge/origin/...`: without a bridge, an error. */
+  protected remote(topic: string, _payload: unknown, _options: PublishOptions | undefined): Promise<void> {
+    throw new PubzubError(`${topic}: pubzub/local has no bridge to the server; import "pubzub" for it`);
+  }
+
+  /**
+   * Delivers a message to the local subscribers of `topic`, and keeps it as the topic's
+   * retained message if asked (an empty payload clears it). Subscribers see `retain` as
+   * given when `asPublished` (messages from the server keep the server's flag); otherwise,
+   * as in MQTT, only those who subscribe later see `retain: true`.
+   */
+  protected deliver(
+    topic: string,
+    payload: unknown,
+    qos: QoS,
+    retain: boolean,
+    properties: Readonly<Properties> | undefined,
+    asPublished: boolean,
+  ): void {
+    let kept: Message | undefined;
+    if (retain) {
+      const engine = this.#engine as Engine;
+      if (isEmpty(payload)) {
+        const id = engine.clearRetained(topic);
+        if (id !== NONE) this.#kept[id] = undefined;
+      } else {
+        kept = message(topic, payload, qos, true, properties);
+        this.#kept[this.#retain(topic)] = kept;
+      }
+    }
+    const targets = this.#cache.get(topic) ?? this.#targets(topic);
+    if (targets.length === 0) return;
+    const msg = asPublished && kept !== undefined ? kept : message(topic, payload, qos, retain && asPublished, properties);
+    for (let i = 0; i < targets.length; i += 2) this.#call(targets[i] as Entry, msg, targets[i + 1] as Bound);
+  }
+
+  /** Asks the engine what `topic` reaches; keeps the answer unless a share group took turns. */
+  #targets(topic: string): Targets {
+    const engine = this.#engine as Engine;
+    const at = engine.match(topic, true) >>> 2;
+    if (at === 0) throw new PubzubError(engine.error());
+    const w = this.#words();
+    const n = w[at] as number;
+    const targets: Targets = [];
+    let levels: string[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const entry = this.#entries[w[at + 2 + i] as number] as Entry;
+      targets.push(entry, entry.named() ? entry.bind((levels ??= topic.split("/"))) : EMPTY);
+    }
+    if (w[at + 1] === 0) {
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(topic, targets);
+    }
+    return targets;
+  }
+
+  /** Runs one callback; a throw is reported and does not stop the other deliveries. */
+  #call(entry: Entry, msg: Message, bindings: Bound): void {
+    try {
+      entry.call(msg, bindings);
+    } catch (error) {
+      console.error("pubzub: a subscriber threw", error);
+      for (const hook of this.#errorHooks) {
+        try {
+          hook(error, msg);
+        } catch {
+          // an error hook that throws has been told already
+        }
+      }
+    }
   }
 
   /**
@@ -233,108 +547,94 @@ export class Pubzub {
    * const reply = await pubzub.call("bridge/origin/rpc/time", null, { timeout: 2000 });
    */
   call<T = unknown>(topic: string, payload?: unknown, options: CallOptions = {}): Promise<Message<T>> {
-    return this.#settle((broker) => broker.call(topic, payload, options) as Promise<Message<T>>);
-  }
-
-  /**
-   * Registers a will on the server: `payload` is published on `topic` (`bridge/origin/...`)
-   * when this page goes away without saying goodbye (closed tab, lost network; with
-   * `options.delay`, only if it is not back within that many seconds). Resolves with the
-   * will's id for `removeLastwill` once the server has registered it (after `connect()`);
-   * rejects with a `ServerError` when the server refuses it (e.g. 0x87 for a topic this page
-   * may not publish on; the will is then gone), or with a `NotConnectedError` after
-   * `disconnect()` (the will stays and is registered on the next `connect()`).
-   *
-   * @example
-   * await pubzub.lastwill(`bridge/origin/public/presence/${me}`, "", { retain: true });
-   */
-  lastwill(topic: string, payload?: unknown, options: LastwillOptions = {}): Promise<number> {
-    return this.#settle(
-      (broker) =>
-        new Promise<number>((resolve, reject) => {
-          const id: number = broker.lastwill(topic, payload, options, (error: unknown) =>
-            error ? reject(error) : resolve(id),
-          );
-        }),
-    );
-  }
-
-  /** Removes a will; resolves false if there was none with this id. */
-  removeLastwill(id: number): Promise<boolean> {
-    return this.#run((broker) => broker.removeLastwill(id));
-  }
-
-  /**
-   * Connects to the origin server (and reconnects when the connection is lost). Resolves
-   * with the status once connected. Rejects with a `ConnectError`: when the server refuses
-   * the login (`reasonCode` 0x86, 0x87...; no more retries), after `connectTimeout` ms
-   * without a connection (retries go on; `status().last_error` says why), or where there is
-   * no WebSocket (Node before 22). Throws a `PubzubError` at once for a url that is not
-   * ws:/wss: (once the module is loaded; before, the Promise rejects).
-   */
-  connect(options: ConnectOptions = {}): Promise<Status> {
-    if (this.#broker) {
-      let started: Promise<Status>;
-      try {
-        started = this.#broker.connect(options) as Promise<Status>;
-      } catch (e) {
-        throw toPubzubError(e);
-      }
-      return started.catch((e: unknown) => Promise.reject(toPubzubError(e)));
-    }
-    return this.#settle((broker) => broker.connect(options) as Promise<Status>);
-  }
-
-  /**
-   * Closes the connection to the server (DISCONNECT 0x00: no will fires); no reconnecting
-   * until the next `connect`. Publications not yet acknowledged reject with a
-   * `NotConnectedError`, and so do publications to the server until the next `connect`.
-   */
-  disconnect(): Promise<void> {
-    return this.#run((broker) => broker.disconnect());
-  }
-
-  /** The bridge's status now. */
-  status(): Promise<Status> {
-    return this.#run((broker) => broker.status() as Status);
+    return new Promise<Message<T>>((resolve, reject) => {
+      const reply = `reply/call-${this.#nextCall++}-${Math.floor(Math.random() * 1e9)}`;
+      const timeout = typeof options.timeout === "number" ? options.timeout : CALL_TIMEOUT_MS;
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (settle: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.unsubscribe(sub);
+        settle();
+      };
+      const sub = this.subscribe(reply, (msg) => finish(() => resolve(msg as Message<T>)), { retain_handling: 2 });
+      // setTimeout takes at most 2^31 - 1 ms (about 24 days); beyond, it would fire at once.
+      const ms = Math.trunc(Math.min(Math.max(timeout, 0), 0x7fffffff));
+      timer = setTimeout(() => finish(() => reject(new TimeoutError(`no reply on ${topic} within ${ms} ms`))), ms);
+      const request: PublishOptions = {
+        ...options,
+        qos: options.qos ?? (typeof topic === "string" && topic.startsWith(PREFIX) ? 1 : 0),
+        retain: false,
+        properties: { ...options.properties, response_topic: reply },
+      };
+      delete (request as CallOptions).timeout;
+      this.publish(topic, payload, request).catch((e: unknown) => finish(() => reject(toPubzubError(e))));
+    });
   }
 
   /** The subscriptions made on this broker and not ended, oldest first (for tools). */
   subscriptions(): Subscription[] {
-    return [...this.#subscriptions];
+    const made = new Set<Subscription>();
+    for (const entry of this.#entries) if (entry !== undefined) made.add(entry.sub);
+    return [...made].sort((a, b) => (a.id as number) - (b.id as number)).concat(this.#pending.filter((s) => !s.cancelled));
   }
 
   /** The subscriptions `topic` would reach (for tools and tests). */
   match(topic: string): Promise<Match[]> {
-    return this.#run((broker) => broker.match(topic) as Match[]);
+    return this.run(() => {
+      const engine = this.#engine as Engine;
+      const at = engine.match(topic, false) >>> 2;
+      if (at === 0) throw new PubzubError(engine.error());
+      const w = this.#words();
+      const out: Match[] = [];
+      for (let i = 0, n = w[at] as number; i < n; i++) {
+        const entry = this.#entries[w[at + 2 + i] as number] as Entry;
+        out.push({ id: entry.sub.id as number, topic: entry.topic, bindings: entry.bind(topic) as Match["bindings"] });
+      }
+      return out;
+    });
+  }
+
+  /** The retained messages but those on `$` topics, as subscribers get them (for `persist`). */
+  retainedMessages(): Message[] {
+    const at = (this.#engine as Engine).retainedIds() >>> 2;
+    const w = this.#words();
+    const out: Message[] = [];
+    for (let i = 0, n = w[at] as number; i < n; i++) {
+      const msg = this.#kept[w[at + 1 + i] as number];
+      if (msg !== undefined) out.push(msg);
+    }
+    return out;
+  }
+
+  /** Keeps a retained message without delivering it: restoring a saved page state. */
+  restore(topic: string, payload: unknown, qos: QoS, properties: unknown): void {
+    this.#kept[this.#retain(topic)] = message(topic, payload, qos, true, ownProperties(properties));
+  }
+
+  /** The id the retained message of `topic` is kept under; throws for an invalid topic. */
+  #retain(topic: string): number {
+    const engine = this.#engine as Engine;
+    const id = engine.retain(topic);
+    if (id === NONE) throw new PubzubError(engine.error());
+    return id;
   }
 
   /** Saves the retained messages to sessionStorage now (made with the `persist` option). */
   persist(): Promise<void> {
-    return this.#run((broker) => broker.persist());
+    return this.run(() => persist.saveNow(this));
   }
 
   /**
-   * `on("status", cb)`: `cb(status)` now (once known) and on every change of the bridge.
    * `on("error", cb)`: `cb(error, message)` when a subscriber throws (it is also logged).
    * Returns a function that removes the listener.
    */
-  on(event: "status", listener: (status: Status) => void): () => void;
   on(event: "error", listener: ErrorHook): () => void;
-  on(event: "status" | "error", listener: ((status: Status) => void) | ErrorHook): () => void {
-    if (event === "error") {
-      const hook = listener as ErrorHook;
-      this.#errorHooks.add(hook);
-      return () => this.#errorHooks.delete(hook);
-    }
-    if (event !== "status") throw new PubzubError(`unknown event "${String(event)}"`);
-    const onStatus = listener as (status: Status) => void;
-    const sub = this.subscribe(STATUS_TOPIC, (msg) => onStatus(msg.payload as Status));
-    return () => sub.unsubscribe();
+  on(event: string, listener: ErrorHook): () => void {
+    if (event !== "error") throw new PubzubError(`unknown event "${String(event)}"`);
+    this.#errorHooks.add(listener);
+    return () => this.#errorHooks.delete(listener);
   }
-}
-
-/** An isolated page broker (for tests, micro-frontends). */
-export function createPubzub(options: CreateOptions = {}): Pubzub {
-  return new Pubzub(options);
 }

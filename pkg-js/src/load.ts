@@ -1,52 +1,66 @@
 /**
- * Loading the WebAssembly module, once per page. In a browser it starts by itself when the
- * package is imported; elsewhere (Node, tests) `load(bytes)` must be called first.
+ * Loading a WebAssembly module of the package, once per page. In a browser it starts by
+ * itself when the package is used; elsewhere (Node, tests) `load(bytes)` must be called first.
  */
-import init, { initSync } from "../wasm/pubzub.js";
 import { PubzubError } from "./errors.js";
 
-let started = false;
-let done = false;
-let resolveLoaded: () => void;
-let rejectLoaded: (e: unknown) => void;
-const loaded = new Promise<void>((resolve, reject) => {
-  resolveLoaded = resolve;
-  rejectLoaded = reject;
-});
+type Input = BufferSource | WebAssembly.Module;
 
-/**
- * Loads the WebAssembly module. In a browser call it without arguments (the module is fetched
- * next to this file, which bundlers such as Vite handle); elsewhere pass the module's bytes.
- * Later calls return the same Promise.
- */
-export function load(wasm?: BufferSource | WebAssembly.Module): Promise<void> {
-  if (!started) {
-    started = true;
-    try {
-      if (wasm !== undefined) {
-        initSync({ module: wasm });
-        done = true;
-        resolveLoaded();
-      } else {
-        init().then(() => {
-          done = true;
-          resolveLoaded();
-        }, rejectLoaded);
-      }
-    } catch (e) {
-      rejectLoaded(e);
-    }
+/** One build's loader: `pubzub` and `pubzub/local` each have their own module. */
+export class Loader<R> {
+  #started = false;
+  #done = false;
+  #resolve!: (runtime: R) => void;
+  #reject!: (e: unknown) => void;
+  /** Resolves with the module's runtime once loaded. */
+  readonly loaded = new Promise<R>((resolve, reject) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  });
+
+  constructor(
+    private readonly init: () => Promise<object>,
+    private readonly initSync: (input: { module: Input }) => object,
+    /** The runtime from the module's exports, given its memory. */
+    private readonly runtime: (memory: WebAssembly.Memory) => R,
+  ) {
+    this.loaded.catch(() => {}); // whoever waits for it sees the failure
   }
-  return loaded;
-}
 
-/** Resolves when the module is loaded; starts loading it in a browser. */
-export function moduleReady(): Promise<void> {
-  if (!started && typeof document !== "undefined") void load();
-  return loaded;
-}
+  /**
+   * Loads the module. In a browser call it without arguments (the module is fetched next to
+   * this file, which bundlers such as Vite handle); elsewhere pass the module's bytes. Later
+   * calls return the same Promise.
+   */
+  load(wasm?: Input): Promise<void> {
+    if (!this.#started) {
+      this.#started = true;
+      try {
+        if (wasm !== undefined) this.#ready(this.initSync({ module: wasm }));
+        else this.init().then((out) => this.#ready(out)).catch(this.#reject);
+      } catch (e) {
+        this.#reject(e);
+      }
+    }
+    return this.loaded.then(() => {});
+  }
 
-/** Throws a clear error where a synchronous call needs the module and it is not there yet. */
-export function assertLoaded(what: string): void {
-  if (!done) throw new PubzubError(`${what} needs the WebAssembly module: await pubzub.ready first`);
+  #ready(exports: object): void {
+    // wasm-bindgen's exports have short names in this build; the memory is the one Memory.
+    const memory = Object.values(exports).find((v) => v instanceof WebAssembly.Memory);
+    if (!(memory instanceof WebAssembly.Memory)) throw new PubzubError("the WebAssembly module exports no memory");
+    this.#done = true;
+    this.#resolve(this.runtime(memory));
+  }
+
+  /** Resolves when the module is loaded; starts loading it in a browser. */
+  ready(): Promise<R> {
+    if (!this.#started && typeof document !== "undefined") void this.load();
+    return this.loaded;
+  }
+
+  /** Throws a clear error where a synchronous call needs the module and it is not there yet. */
+  assertLoaded(what: string): void {
+    if (!this.#done) throw new PubzubError(`${what} needs the WebAssembly module: await pubzub.ready first`);
+  }
 }

@@ -1,5 +1,5 @@
-//! What reaches the page from the server: a PUBLISH as a local topic, a JS payload and its
-//! MQTT v5 properties.
+//! What reaches the page from the server: a PUBLISH as a local topic and its MQTT v5
+//! properties (the TypeScript layer turns the payload into a JS value by its content type).
 //!
 //! Messages for the page's server subscriptions (they carry a subscription identifier) arrive
 //! as `bridge/origin/T`; messages addressed to the page itself (`bridge/<id>/X` on the server,
@@ -12,7 +12,6 @@ use wasm_bindgen::prelude::*;
 
 use super::PREFIX;
 use crate::js;
-use crate::payload;
 
 /// The local topic of a message from the server.
 pub fn local_topic(p: &Publish) -> String {
@@ -21,11 +20,6 @@ pub fn local_topic(p: &Publish) -> String {
     } else {
         format!("{PREFIX}{}", p.topic)
     }
-}
-
-/// The payload as the JS value its content type says.
-pub fn value(p: &Publish) -> JsValue {
-    payload::decode(&p.payload, p.properties.content_type.as_deref())
 }
 
 /// `msg.properties` of a message from the server: everything the publisher set, the

@@ -36,18 +36,13 @@ use web_sys::{CloseEvent, MessageEvent};
 use crate::id_map::IdMap;
 use crate::js;
 use crate::listener::Listener;
-use crate::local::{LocalBroker, PublishOptions};
 use connecting::{Waiter, has_websocket, is_permanent, server_url};
 use socket::Socket;
 use subscriptions::Ready;
 use wills::Will;
 
-pub use outgoing::qos;
-
 /// Local topics under this prefix are the server's.
 pub const PREFIX: &str = "bridge/origin/";
-/// The retained local topic with the bridge's status.
-pub const STATUS_TOPIC: &str = "$bridge/origin/status";
 /// Reconnect delays: doubling from this, capped (with up to 50% jitter on top).
 const BACKOFF_FIRST_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 30_000.0;
@@ -62,9 +57,29 @@ extern "C" {
     fn console_warn(message: &str, detail: &JsValue);
     #[wasm_bindgen(js_namespace = Date, js_name = now)]
     fn date_now() -> f64;
+
+    /// What the TypeScript layer hears from the bridge (it publishes locally what it gets).
+    pub type Hooks;
+    /// A message from the server: its local topic, payload bytes (a view into wasm memory,
+    /// valid during the call), QoS, retain flag and `msg.properties`.
+    #[wasm_bindgen(method, catch)]
+    fn message(
+        this: &Hooks,
+        topic: &str,
+        payload: &[u8],
+        qos: u8,
+        retain: bool,
+        properties: &Object,
+    ) -> Result<(), JsValue>;
+    /// The bridge's status changed: the object `status()` returns.
+    #[wasm_bindgen(method, catch)]
+    fn status(this: &Hooks, status: &Object) -> Result<(), JsValue>;
+    /// The server refused a filter of subscription `sub`: the subscription is gone.
+    #[wasm_bindgen(method, catch)]
+    fn refused(this: &Hooks, sub: u32) -> Result<(), JsValue>;
 }
 
-/// The local topic a server topic belongs to, if the page asked for it.
+/// The server topic of a local topic under `bridge/origin/`.
 pub fn remote_topic(local: &str) -> Option<&str> {
     local.strip_prefix(PREFIX)
 }
@@ -131,14 +146,15 @@ impl State {
 }
 
 struct Inner {
-    local: LocalBroker,
+    hooks: Hooks,
     state: RefCell<State>,
     /// Window listeners (`online`, `pagehide`, `pageshow`), installed on the first connect;
     /// dropping them removes them.
     listeners: RefCell<Vec<Listener>>,
 }
 
-/// A page's bridge; cheap to clone.
+/// A page's bridge to its server; cheap to clone (clones share it).
+#[wasm_bindgen]
 #[derive(Clone)]
 pub struct Bridge {
     inner: Rc<Inner>,
@@ -173,11 +189,14 @@ fn not_connected(what: &str) -> JsValue {
     )
 }
 
+#[wasm_bindgen]
 impl Bridge {
-    pub fn new(local: LocalBroker) -> Bridge {
+    /// A bridge that reports to `hooks` (see `Hooks`); it connects on `connect`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(hooks: Hooks) -> Bridge {
         Bridge {
             inner: Rc::new(Inner {
-                local,
+                hooks,
                 state: RefCell::new(State {
                     session: ClientSession::new(ClientOptions::default()),
                     url: None,
@@ -210,6 +229,121 @@ impl Bridge {
         }
     }
 
+    /// Connects (and keeps reconnecting) to the origin server: `{url, username, password,
+    /// clientId, keepAlive, maxQueued, connectTimeout}`, all optional (the url defaults to
+    /// `ws(s)://<page host>/mqtt-transport`, keep alive to 30 s, the offline queue to 1000
+    /// publications, the timeout to 10 s). Throws for a url that is not ws:/wss:. The Promise
+    /// resolves with the status once connected, and rejects with a `ConnectError` when the
+    /// server refuses the login (with its `reasonCode`; no more retries) or after the timeout
+    /// (retries go on).
+    pub fn connect(&self, options: JsValue) -> Result<Promise, JsError> {
+        let text = |key| js::get(&options, key).as_string();
+        let number = |key| js::get(&options, key).as_f64();
+        self.start(ConnectOptions {
+            url: text("url"),
+            username: text("username"),
+            password: text("password"),
+            client_id: text("clientId"),
+            keep_alive: number("keepAlive").map(|k| k.clamp(0.0, 65535.0) as u16),
+            max_queued: number("maxQueued").map(|n| n.max(0.0) as usize),
+            connect_timeout: number("connectTimeout")
+                .map(|ms| ms.clamp(0.0, f64::from(u32::MAX)) as u32),
+        })
+    }
+
+    /// Closes the connection for good (until the next `connect`): DISCONNECT 0x00, so no
+    /// will fires; every publication, subscription answer, will registration and `connect()`
+    /// still waiting rejects with a `NotConnectedError`.
+    pub fn disconnect(&self) {
+        self.close();
+    }
+
+    /// Sends a publication to the server: `topic` is the local `bridge/origin/X`, `payload`
+    /// and `content_type` the encoded value, `properties` the page's MQTT v5 properties.
+    /// `resolve()` is called when the server has it (QoS 1/2) or it was written (QoS 0),
+    /// `reject(error)` when it was refused, dropped or given up. Throws for an invalid topic
+    /// or property.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        content_type: Option<String>,
+        qos: u8,
+        retain: bool,
+        properties: JsValue,
+        resolve: Function,
+        reject: Function,
+    ) -> Result<(), JsError> {
+        let p = self.publication(topic, payload, content_type, qos, retain, &properties)?;
+        let settle: Settle = Box::new(move |result| {
+            let _ = match result {
+                Ok(()) => resolve.call0(&JsValue::UNDEFINED),
+                Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+            };
+        });
+        self.send(p, topic, settle);
+        Ok(())
+    }
+
+    /// What `$bridge/origin/status` holds: `{is_connected, session_present, client_id,
+    /// routing_id, queued, dropped, last_error}`.
+    pub fn status(&self) -> Object {
+        self.status_object()
+    }
+
+    /// Makes the server side of the local subscription `sub`, whose patterns are `patterns`
+    /// (those under `bridge/origin/` subscribe on the server, at `qos`); see
+    /// `add_subscription`. Throws for an invalid pattern.
+    pub fn subscribe(
+        &self,
+        sub: u32,
+        patterns: Vec<String>,
+        qos: u8,
+        done: Option<Function>,
+    ) -> Result<(), JsError> {
+        self.add_subscription(sub, &patterns, outgoing::qos(qos), done)
+    }
+
+    /// The local subscription `sub` ended: its server filters have one user fewer.
+    pub fn unsubscribe(&self, sub: u32) {
+        self.remove_subscription(sub);
+    }
+
+    /// Registers a will on the server; see `add_will`. Returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lastwill(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        content_type: Option<String>,
+        qos: u8,
+        retain: bool,
+        properties: JsValue,
+        delay: u32,
+        done: Option<Function>,
+    ) -> Result<u32, JsError> {
+        let props = &properties;
+        self.add_will(
+            topic,
+            payload,
+            content_type,
+            qos,
+            retain,
+            props,
+            delay,
+            done,
+        )
+    }
+
+    /// Removes a will; false if there was none with this id.
+    #[wasm_bindgen(js_name = removeLastwill)]
+    pub fn remove_lastwill(&self, id: u32) -> bool {
+        self.remove_will(id)
+    }
+}
+
+impl Bridge {
     fn now(&self) -> Timestamp {
         self.inner.state.borrow().now()
     }
@@ -218,10 +352,8 @@ impl Bridge {
         Rc::downgrade(&self.inner)
     }
 
-    /// Connects (and keeps reconnecting) to the origin server. Throws for a url that is not
-    /// ws:/wss:; the Promise resolves with the status once connected and rejects with a
-    /// `ConnectError` on a refusal that retrying cannot fix or after the connect timeout.
-    pub fn connect(&self, options: ConnectOptions) -> Result<Promise, JsError> {
+    /// Connects with `options`: see `connect`.
+    fn start(&self, options: ConnectOptions) -> Result<Promise, JsError> {
         let url = server_url(options.url.as_deref())?;
         if !has_websocket() {
             return Ok(Promise::reject(&coded_error(
@@ -264,10 +396,8 @@ impl Bridge {
         Ok(promise)
     }
 
-    /// Closes the connection for good (until the next `connect`): DISCONNECT 0x00, so no
-    /// will fires; every publication, subscription answer, will registration and `connect()`
-    /// still waiting rejects with a `NotConnectedError`.
-    pub fn disconnect(&self) {
+    /// See `disconnect`.
+    fn close(&self) {
         let (socket, readies, will_waiters) = {
             let mut st = self.inner.state.borrow_mut();
             st.wanted = false;
@@ -345,7 +475,7 @@ impl Bridge {
 
     /// The page goes away: DISCONNECT 0x04 with session expiry 0, so the server publishes the
     /// wills now.
-    pub fn leave(&self) {
+    fn leave(&self) {
         let socket = {
             let mut st = self.inner.state.borrow_mut();
             st.left = st.wanted;
@@ -645,39 +775,40 @@ impl Bridge {
     /// A message from the server, published locally.
     fn deliver(&self, p: Publish) {
         let topic = incoming::local_topic(&p);
-        let options = PublishOptions {
-            qos: p.qos as u8,
-            retain: p.retain,
-            properties: incoming::properties(&p).into(),
-            retain_as_published: true,
-        };
-        if let Err(e) = self
-            .inner
-            .local
-            .publish(&topic, &incoming::value(&p), &options)
-        {
-            console_warn("pubzub: cannot deliver a server message locally", &e.into());
+        let props = incoming::properties(&p);
+        let hooks = &self.inner.hooks;
+        if let Err(e) = hooks.message(&topic, &p.payload, p.qos as u8, p.retain, &props) {
+            console_warn("pubzub: cannot deliver a server message locally", &e);
         }
     }
 
-    /// Sends `value` to the server topic `topic` (`local` as the page named it); `settle` gets
-    /// the server's answer (QoS 1/2) or the write (QoS 0). After `disconnect()` it gets a
-    /// `NotConnectedError` at once.
-    pub fn publish(
+    /// The PUBLISH for a local publish on `bridge/origin/X`: `X`, with the page's properties.
+    fn publication(
         &self,
-        topic: &str,
         local: &str,
-        value: &JsValue,
-        options: &PublishOptions,
-        settle: Settle,
-    ) -> Result<(), JsError> {
-        let p = {
-            let st = self.inner.state.borrow();
-            outgoing::publication(topic, local, value, options, st.routing_id.as_deref())?
-        };
+        payload: Vec<u8>,
+        content_type: Option<String>,
+        qos: u8,
+        retain: bool,
+        properties: &JsValue,
+    ) -> Result<Publish, JsError> {
+        let st = self.inner.state.borrow();
+        let mut p = outgoing::publication(local, payload, properties, st.routing_id.as_deref())?;
+        p.qos = outgoing::qos(qos);
+        p.retain = retain;
+        if p.properties.content_type.is_none() {
+            p.properties.content_type = content_type.map(Into::into);
+        }
+        Ok(p)
+    }
+
+    /// Hands `p` (published on `local`) to the session; `settle` gets the server's answer
+    /// (QoS 1/2) or the write (QoS 0). After `disconnect()` it gets a `NotConnectedError` at
+    /// once.
+    fn send(&self, p: Publish, local: &str, settle: Settle) {
         if self.inner.state.borrow().closed {
             settle(Err(not_connected(&format!("cannot publish on {local}"))));
-            return Ok(());
+            return;
         }
         {
             let mut st = self.inner.state.borrow_mut();
@@ -687,12 +818,11 @@ impl Bridge {
             st.session.publish(token, p);
         }
         self.pump();
-        Ok(())
     }
 
     /// `{is_connected, session_present, client_id, routing_id, queued, dropped, last_error}`,
     /// retained on `$bridge/origin/status`.
-    pub fn status(&self) -> Object {
+    fn status_object(&self) -> Object {
         let st = self.inner.state.borrow();
         let status = Object::new();
         let text = |s: Option<&str>| s.map_or(JsValue::NULL, JsValue::from_str);
@@ -716,14 +846,7 @@ impl Bridge {
     }
 
     fn publish_status(&self) {
-        let status = self.status();
-        let options = PublishOptions {
-            qos: 0,
-            retain: true,
-            properties: JsValue::UNDEFINED,
-            retain_as_published: false,
-        };
-        let _ = self.inner.local.publish(STATUS_TOPIC, &status, &options);
+        let _ = self.inner.hooks.status(&self.status_object());
     }
 }
 

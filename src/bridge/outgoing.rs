@@ -12,31 +12,28 @@ use wasm_bindgen::prelude::*;
 
 use super::PREFIX;
 use crate::js;
-use crate::local::PublishOptions;
-use crate::payload;
 
-/// A JS value and its options turned into a PUBLISH for the server topic `topic`. `local`
-/// is the topic as the page named it, for error messages; `routing_id` addresses replies.
+/// The content types the TypeScript layer gives text and JSON values (see its `payload.ts`).
+const TEXT: &str = "text/plain";
+const JSON_TYPE: &str = "application/json";
+
+/// The PUBLISH for a local publish on `local` (`bridge/origin/X`): topic `X`, the encoded
+/// payload, and the page's properties (QoS, retain and the derived content type are the
+/// caller's to set).
 pub fn publication(
-    topic: &str,
     local: &str,
-    value: &JsValue,
-    options: &PublishOptions,
+    payload: Vec<u8>,
+    props: &JsValue,
     routing_id: Option<&str>,
 ) -> Result<Publish, JsError> {
-    let name = TopicName::try_from(topic)
-        .map_err(|e| JsError::new(&format!("invalid topic \"{local}\": {e}")))?;
-    let (bytes, content_type) = payload::encode(value)
-        .map_err(|why| JsError::new(&format!("cannot publish on {local}: {why}")))?;
-    let mut p = Publish::new(name, bytes);
-    p.qos = qos(options.qos);
-    p.retain = options.retain;
-    let props = &options.properties;
+    let invalid = |e| JsError::new(&format!("invalid topic \"{local}\": {e}"));
+    let topic = local
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| invalid(pubzub_core::TopicError::Empty))?;
+    let name = TopicName::try_from(topic).map_err(invalid)?;
+    let mut p = Publish::new(name, payload);
     let pp = &mut p.properties;
-    pp.content_type = match js::get(props, "content_type").as_string() {
-        Some(explicit) => Some(explicit.into()),
-        None => content_type.map(ByteStr::from_static),
-    };
+    pp.content_type = js::get(props, "content_type").as_string().map(Into::into);
     let format = js::get(props, "payload_format_indicator");
     if !format.is_undefined() {
         pp.payload_format_indicator = Some(format.is_truthy());
@@ -127,25 +124,29 @@ fn user_properties(v: &JsValue) -> Result<Vec<(ByteStr, ByteStr)>, JsError> {
 }
 
 /// The JSON object the server registers as a will (see the server's `broker/will.rs`): the
-/// publication's topic, payload (text and JSON as themselves, other bytes as base64), QoS,
-/// retain, delay and properties.
-pub fn will_json(p: &Publish, value: &JsValue, delay: u32) -> Result<String, JsError> {
+/// publication's topic, payload (text and JSON as themselves when the content type is the one
+/// the value was encoded with, `derived`; other bytes as base64), QoS, retain, delay and
+/// properties.
+pub fn will_json(p: &Publish, derived: Option<&str>, delay: u32) -> Result<String, JsError> {
     let will = Object::new();
     js::set(&will, "topic", &JsValue::from_str(&p.topic));
     let content_type = p.properties.content_type.as_deref();
-    let derived = payload::encode(value).ok().and_then(|(_, t)| t);
     if !p.payload.is_empty() {
-        // Text and JSON as themselves when the content type is the one the value has.
-        let as_is = content_type == derived
-            && matches!(content_type, Some(payload::TEXT | payload::JSON_TYPE));
-        if as_is {
-            js::set(&will, "payload", value);
-        } else {
-            js::set(
+        let text = std::str::from_utf8(&p.payload).ok();
+        let as_is = match (content_type, text) {
+            (Some(TEXT), Some(text)) if derived == content_type => Some(JsValue::from_str(text)),
+            (Some(JSON_TYPE), Some(text)) if derived == content_type => {
+                js_sys::JSON::parse(text).ok()
+            }
+            _ => None,
+        };
+        match as_is {
+            Some(value) => js::set(&will, "payload", &value),
+            None => js::set(
                 &will,
                 "payload_base64",
                 &JsValue::from_str(&base64(&p.payload)),
-            );
+            ),
         }
     }
     let props = &p.properties;

@@ -3,10 +3,10 @@
 //! every local subscription that holds the refused filter.
 
 use js_sys::{Array, Function};
-use pubzub_core::{QoS, ReasonCode, TopicFilter};
+use pubzub_core::{Pattern, QoS, ReasonCode, TopicFilter};
 use wasm_bindgen::prelude::*;
 
-use super::{Bridge, console_warn, not_connected, server_error};
+use super::{Bridge, console_warn, not_connected, remote_topic, server_error};
 use crate::js;
 
 /// A subscription waiting for the server's answers: one slot per pattern, `None` for local
@@ -19,18 +19,33 @@ pub(super) struct Ready {
 }
 
 impl Bridge {
-    /// Subscribes the local subscription `sub` on the server: `slots` holds each pattern's
-    /// server filter (`None` for local patterns). `done(error, granted)` is called once: with
-    /// the granted QoS per pattern (`null` for local ones), or with a `ServerError` after which
-    /// the subscription is gone, or a `NotConnectedError` after which it stays for the next
-    /// `connect()`.
-    pub fn add_subscription(
+    /// Subscribes the local subscription `sub` on the server: its `bridge/origin/...`
+    /// patterns hold server filters (named wildcards as plain ones), the others are local.
+    /// `done(error, granted)` is called once: with the granted QoS per pattern (`null` for
+    /// local ones), or with a `ServerError` after which the subscription is gone, or a
+    /// `NotConnectedError` after which it stays for the next `connect()`. Throws for an
+    /// invalid pattern.
+    pub(super) fn add_subscription(
         &self,
         sub: u32,
-        slots: Vec<Option<String>>,
+        patterns: &[String],
         qos: QoS,
         done: Option<Function>,
     ) -> Result<(), JsError> {
+        let slots = patterns
+            .iter()
+            .map(|f| {
+                remote_topic(f)
+                    .map(|r| {
+                        Pattern::parse(r)
+                            .map(|p| p.filter().to_string())
+                            .map_err(|e| {
+                                JsError::new(&format!("invalid topic filter \"{f}\": {e}"))
+                            })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let filters: Vec<TopicFilter> = slots
             .iter()
             .flatten()
@@ -79,7 +94,7 @@ impl Bridge {
 
     /// The local subscription `sub` ends: one user fewer of each of its server filters (the
     /// server subscription goes with the last). An unanswered `ready` rejects.
-    pub fn remove_subscription(&self, sub: u32) {
+    pub(super) fn remove_subscription(&self, sub: u32) {
         let (filters, ready) = {
             let mut st = self.inner.state.borrow_mut();
             let filters = st.sub_filters.remove(sub).unwrap_or_default();
@@ -140,7 +155,7 @@ impl Bridge {
         }
         for sub in &refused {
             self.remove_subscription(*sub);
-            self.inner.local.unsubscribe(*sub);
+            let _ = self.inner.hooks.refused(*sub);
         }
         for r in complete {
             let _ = match result {

@@ -8,7 +8,6 @@ use pubzub_core::{Bytes, Publish, QoS, ReasonCode, TopicName};
 use wasm_bindgen::prelude::*;
 
 use super::{Bridge, console_warn, not_connected, outgoing, server_error};
-use crate::local::PublishOptions;
 
 /// A will kept for the server, registered again after a reconnect without session.
 pub(super) struct Will {
@@ -19,22 +18,24 @@ pub(super) struct Will {
 }
 
 impl Bridge {
-    /// Registers a will on the server (`$client/<clientId>/will/<id>`) and returns its id;
+    /// Registers a will on the server (`$client/<clientId>/will/<id>`) and returns its id:
+    /// `topic` is the local `bridge/origin/X`, the rest as for `publish`, `delay` in seconds.
     /// `done(error)` is called once the server accepted it (or refused it: then it is gone).
-    pub fn add_will(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn add_will(
         &self,
         topic: &str,
-        local: &str,
-        value: &JsValue,
-        options: &PublishOptions,
+        payload: Vec<u8>,
+        content_type: Option<String>,
+        qos: u8,
+        retain: bool,
+        properties: &JsValue,
         delay: u32,
         done: Option<Function>,
     ) -> Result<u32, JsError> {
-        let p = {
-            let st = self.inner.state.borrow();
-            outgoing::publication(topic, local, value, options, st.routing_id.as_deref())?
-        };
-        let json = outgoing::will_json(&p, value, delay)?;
+        let derived = content_type.clone();
+        let p = self.publication(topic, payload, content_type, qos, retain, properties)?;
+        let json = outgoing::will_json(&p, derived.as_deref(), delay)?;
         let (id, closed) = {
             let mut st = self.inner.state.borrow_mut();
             let id = st.next_will;
@@ -63,7 +64,7 @@ impl Bridge {
     }
 
     /// Removes a will; false if there was none with this id.
-    pub fn remove_will(&self, id: u32) -> bool {
+    pub(super) fn remove_will(&self, id: u32) -> bool {
         let (removed, waiter) = {
             let mut st = self.inner.state.borrow_mut();
             let before = st.wills.len();

@@ -26,6 +26,12 @@ impl TopicFilter {
         TopicFilter::try_from(s.into())
     }
 
+    /// A filter the caller has already validated (a parsed `Pattern`'s wire form).
+    pub(crate) fn checked(s: ByteStr) -> TopicFilter {
+        debug_assert!(TopicFilter::try_from(s.clone()).is_ok(), "{s}");
+        TopicFilter(s)
+    }
+
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }

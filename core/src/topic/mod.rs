@@ -12,7 +12,7 @@ mod pattern;
 
 pub use filter::{SharedFilter, TopicFilter};
 pub use name::TopicName;
-pub use pattern::{Binding, Bindings, Pattern, Segment};
+pub use pattern::{Binding, Bindings, Pattern};
 
 /// The longest topic a two-byte length prefix can carry [MQTT-4.7.3-3].
 pub const MAX_TOPIC_LEN: usize = 65_535;

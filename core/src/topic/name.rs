@@ -46,18 +46,27 @@ impl TopicName {
     }
 }
 
-impl TryFrom<ByteStr> for TopicName {
-    type Error = TopicError;
-    fn try_from(s: ByteStr) -> Result<TopicName, TopicError> {
+impl TopicName {
+    /// Checks that `s` is a valid topic name without making one (the page broker matches
+    /// topics it never keeps).
+    pub fn check(s: &str) -> Result<(), TopicError> {
         // One branch-free pass over the bytes for the common case: this runs for every PUBLISH
         // received. Only a topic that has a special byte is looked at again, to name the fault.
         let special = s
             .bytes()
             .fold(false, |found, b| found | matches!(b, b'+' | b'#' | 0));
         if s.is_empty() || s.len() > super::MAX_TOPIC_LEN || special {
-            check_common(&s)?;
+            check_common(s)?;
             return Err(TopicError::WildcardInName);
         }
+        Ok(())
+    }
+}
+
+impl TryFrom<ByteStr> for TopicName {
+    type Error = TopicError;
+    fn try_from(s: ByteStr) -> Result<TopicName, TopicError> {
+        TopicName::check(&s)?;
         Ok(TopicName(s))
     }
 }

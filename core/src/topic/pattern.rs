@@ -8,24 +8,30 @@ use std::fmt;
 use super::{TopicError, TopicFilter, check_common};
 use crate::ByteStr;
 
-/// One level of a pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Segment {
-    /// Matches exactly this level.
-    Literal(ByteStr),
-    /// `+` or `+name`: any one level.
-    Plus(Option<ByteStr>),
-    /// `#` or `#name`: the remaining levels, possibly none. Always last.
-    Hash(Option<ByteStr>),
+/// A named wildcard of a pattern: where it binds, and where its name is in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Name {
+    /// The topic level it binds (the first of them for `#name`).
+    level: u16,
+    /// `#name`: the remaining levels.
+    rest: bool,
+    /// The name's byte range in the source.
+    start: u16,
+    len: u16,
 }
 
 /// A parsed filter with optional named wildcards; its wire form is [`Pattern::filter`].
+///
+/// Kept small, because the tree holds one per subscription: the source, the wire filter
+/// (the same buffer unless names were dropped), and the named wildcards if there are any.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Pattern {
     source: ByteStr,
     filter: TopicFilter,
-    segments: Box<[Segment]>,
-    share_group: Option<ByteStr>,
+    names: Box<[Name]>,
+    /// The length of the `$share/<group>/` prefix, 0 when not shared.
+    share_len: u16,
+    exact: bool,
 }
 
 /// What a named wildcard bound.
@@ -53,36 +59,68 @@ impl Bindings {
     }
 }
 
+const SHARE_PREFIX: &str = "$share/";
+
 impl Pattern {
     /// Parses `[$share/<group>/]level/level/...` where a level is a literal, `+[name]` or,
-    /// last, `#[name]`.
+    /// last, `#[name]`. One pass over the levels; the wire filter is not parsed again.
     pub fn parse(s: impl Into<ByteStr>) -> Result<Pattern, TopicError> {
         let source: ByteStr = s.into();
         check_common(&source)?;
-        let (share_group, body) = match source.strip_prefix("$share/") {
+        let body = match source.strip_prefix(SHARE_PREFIX) {
             Some(rest) => {
                 let (group, body) = rest.split_once('/').ok_or(TopicError::InvalidShare)?;
                 if group.is_empty() || group.contains(['+', '#']) || body.is_empty() {
                     return Err(TopicError::InvalidShare);
                 }
-                (Some(source.slice_ref(group)), body)
+                body
             }
-            None => (None, source.as_str()),
+            None => source.as_str(),
         };
-        let segments = parse_segments(&source, body)?;
-        let filter = if segments
-            .iter()
-            .any(|s| matches!(s, Segment::Plus(Some(_)) | Segment::Hash(Some(_))))
-        {
-            TopicFilter::try_from(wire_form(share_group.as_deref(), &segments))?
+        let share_len = source.len() - body.len();
+        let mut names = Vec::new();
+        let mut exact = true;
+        let mut at = share_len;
+        let mut levels = body.split('/').enumerate().peekable();
+        while let Some((i, level)) = levels.next() {
+            let kind = level.as_bytes().first().copied();
+            let wild = matches!(kind, Some(b'+' | b'#'));
+            // `get`, not indexing: a str index that can panic pulls a kilobyte of Unicode
+            // escaping into the page's bundle (its panic message quotes the string).
+            let name = if wild {
+                level.get(1..).unwrap_or_default()
+            } else {
+                level
+            };
+            let misplaced =
+                name.contains(['+', '#']) || (kind == Some(b'#') && levels.peek().is_some());
+            if misplaced {
+                return Err(TopicError::MisplacedWildcard);
+            }
+            exact &= !wild;
+            if wild && !name.is_empty() {
+                // Lengths are at most 65,535 (checked above): every offset fits in u16.
+                names.push(Name {
+                    level: i as u16,
+                    rest: kind == Some(b'#'),
+                    start: (at + 1) as u16,
+                    len: name.len() as u16,
+                });
+            }
+            at += level.len() + 1;
+        }
+        let filter = if names.is_empty() {
+            TopicFilter::checked(source.clone())
         } else {
-            TopicFilter::try_from(source.clone())?
+            let prefix = source.get(..share_len).unwrap_or_default();
+            TopicFilter::checked(wire_form(prefix, body).into())
         };
         Ok(Pattern {
             source,
             filter,
-            segments: segments.into(),
-            share_group,
+            names: names.into(),
+            share_len: share_len as u16,
+            exact,
         })
     }
 
@@ -96,20 +134,19 @@ impl Pattern {
         &self.filter
     }
 
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
-    }
-
     /// The group of a `$share/<group>/...` pattern.
     pub fn share_group(&self) -> Option<&str> {
-        self.share_group.as_deref()
+        let end = usize::from(self.share_len);
+        (end > 0).then(|| {
+            self.source
+                .get(SHARE_PREFIX.len()..end - 1)
+                .unwrap_or_default()
+        })
     }
 
     /// No wildcards at all: matches exactly one topic.
     pub fn is_exact(&self) -> bool {
-        self.segments
-            .iter()
-            .all(|s| matches!(s, Segment::Literal(_)))
+        self.exact
     }
 
     /// The topic an exact pattern matches (its levels joined), `None` for wildcard patterns.
@@ -118,9 +155,13 @@ impl Pattern {
     }
 
     pub fn has_names(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| matches!(s, Segment::Plus(Some(_)) | Segment::Hash(Some(_))))
+        !self.names.is_empty()
+    }
+
+    /// The named wildcards in order: the topic level each binds, and whether it is `#name`
+    /// (the remaining levels).
+    pub fn named_levels(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.names.iter().map(|n| (usize::from(n.level), n.rest))
     }
 
     /// Whether `topic` matches.
@@ -138,74 +179,42 @@ impl Pattern {
 
     /// The bindings for a topic already known to match.
     pub fn bindings_unchecked(&self, topic: &str) -> Bindings {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.names.len());
         let mut levels = topic.split('/');
-        for segment in self.segments.iter() {
-            match segment {
-                Segment::Literal(_) | Segment::Plus(None) => {
-                    levels.next();
-                }
-                Segment::Plus(Some(name)) => {
-                    let level = levels.next().unwrap_or_default();
-                    out.push((name.clone(), Binding::One(level.to_owned())));
-                }
-                Segment::Hash(None) => break,
-                Segment::Hash(Some(name)) => {
-                    let rest = levels.by_ref().map(str::to_owned).collect();
-                    out.push((name.clone(), Binding::Rest(rest)));
-                    break;
-                }
-            }
+        let mut next = 0;
+        for n in self.names.iter() {
+            let mut skip = levels.by_ref().skip(usize::from(n.level) - next);
+            let start = usize::from(n.start);
+            let name = self.source.slice_ref(
+                self.source
+                    .get(start..start + usize::from(n.len))
+                    .unwrap_or_default(),
+            );
+            let binding = if n.rest {
+                Binding::Rest(skip.map(str::to_owned).collect())
+            } else {
+                Binding::One(skip.next().unwrap_or_default().to_owned())
+            };
+            next = usize::from(n.level) + 1;
+            out.push((name, binding));
         }
         Bindings(out)
     }
 }
 
-fn parse_segments(source: &ByteStr, body: &str) -> Result<Vec<Segment>, TopicError> {
-    let mut segments = Vec::new();
-    let mut levels = body.split('/').peekable();
-    while let Some(level) = levels.next() {
-        let name = |n: &str| (!n.is_empty()).then(|| source.slice_ref(n));
-        let segment = if let Some(n) = level.strip_prefix('+') {
-            Segment::Plus(name(n))
-        } else if let Some(n) = level.strip_prefix('#') {
-            if levels.peek().is_some() {
-                return Err(TopicError::MisplacedWildcard);
-            }
-            Segment::Hash(name(n))
-        } else {
-            Segment::Literal(source.slice_ref(level))
-        };
-        let bad_name = match &segment {
-            Segment::Plus(Some(n)) | Segment::Hash(Some(n)) | Segment::Literal(n) => {
-                n.contains(['+', '#'])
-            }
-            _ => false,
-        };
-        if bad_name {
-            return Err(TopicError::MisplacedWildcard);
-        }
-        segments.push(segment);
-    }
-    Ok(segments)
-}
-
-fn wire_form(share_group: Option<&str>, segments: &[Segment]) -> String {
+/// The wire form of a named pattern: the share prefix, then the levels with names dropped.
+fn wire_form(share_prefix: &str, body: &str) -> String {
     // Built by hand: `join` and `format!` cost the page's bundle a kilobyte for this.
-    let mut out = String::new();
-    if let Some(g) = share_group {
-        out.push_str("$share/");
-        out.push_str(g);
-        out.push('/');
-    }
-    for (i, s) in segments.iter().enumerate() {
+    let mut out = String::with_capacity(share_prefix.len() + body.len());
+    out.push_str(share_prefix);
+    for (i, level) in body.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
-        out.push_str(match s {
-            Segment::Literal(l) => l.as_str(),
-            Segment::Plus(_) => "+",
-            Segment::Hash(_) => "#",
+        out.push_str(match level.as_bytes().first() {
+            Some(b'+') => "+",
+            Some(b'#') => "#",
+            _ => level,
         });
     }
     out
