@@ -108,7 +108,7 @@ impl Engine {
         out[names_at] = (out.len() - names_at - 1) as u32;
         let retained_at = out.len();
         out.push(0);
-        if retained && !shared {
+        if retained && !shared && !self.retained.is_empty() {
             let filter = parsed.filter().match_filter();
             self.retained
                 .for_each_match(filter, Timestamp(0), |r| out.push(r.message));

@@ -123,6 +123,11 @@ mod sorted {
         }
 
         pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+            // Keys that only grow (subscription keys) go last without a search.
+            if self.entries.last().is_none_or(|(last, _)| *last < key) {
+                self.entries.push((key, value));
+                return None;
+            }
             match self.find(&key) {
                 Ok(at) => Some(std::mem::replace(&mut self.entries[at].1, value)),
                 Err(at) => {

@@ -12,13 +12,14 @@
 use crate::level_map::{ExactMap, LevelMap};
 use crate::{Bindings, ByteStr, Pattern};
 
-/// Identifies one subscription in one tree, for removal and look-up.
+/// Identifies one subscription in one tree, for removal and look-up. Never zero, so that an
+/// `Option<SubscriptionKey>` takes no more room than the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriptionKey(u64);
+pub struct SubscriptionKey(std::num::NonZeroU64);
 
 impl SubscriptionKey {
     pub fn get(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
@@ -79,7 +80,7 @@ pub struct SubscriptionTree<T> {
     root: Node<T>,
     /// Where each subscription lives: its match filter (the trie path, or the exact topic).
     index: LevelMap<SubscriptionKey, ByteStr>,
-    next_key: u64,
+    next_key: std::num::NonZeroU64,
 }
 
 impl<T> Default for SubscriptionTree<T> {
@@ -88,7 +89,7 @@ impl<T> Default for SubscriptionTree<T> {
             exact: ExactMap::default(),
             root: Node::default(),
             index: LevelMap::new(),
-            next_key: 0,
+            next_key: std::num::NonZeroU64::MIN,
         }
     }
 }
@@ -116,7 +117,7 @@ impl<T> SubscriptionTree<T> {
     /// Adds a subscription. The same pattern may be subscribed any number of times.
     pub fn insert(&mut self, pattern: Pattern, value: T) -> SubscriptionKey {
         let key = SubscriptionKey(self.next_key);
-        self.next_key += 1;
+        self.next_key = self.next_key.saturating_add(1);
         let path = pattern
             .filter()
             .as_byte_str()

@@ -290,10 +290,12 @@ export class Broker {
   /** Called once the module is loaded, before queued calls run. */
   protected started(_runtime: Runtime): void {}
 
-  /** The engine's result words, read where the engine wrote them. */
+  /**
+   * The engine's result words, read where the engine wrote them. Growing wasm memory
+   * detaches the old buffer, and a view of a detached buffer has length 0.
+   */
   #words(): Uint32Array {
-    const buffer = (this.#memory as WebAssembly.Memory).buffer;
-    if (this.#view.buffer !== buffer) this.#view = new Uint32Array(buffer);
+    if (this.#view.length === 0) this.#view = new Uint32Array((this.#memory as WebAssembly.Memory).buffer);
     return this.#view;
   }
 
@@ -346,42 +348,19 @@ export class Broker {
 
   /** Makes `sub`'s entries and delivers the retained messages they get; all or nothing. */
   #make(sub: Subscription, callback: Callback<string>, options: SubscribeOptions | undefined): void {
-    if (!Array.isArray(sub.patterns)) {
-      throw new PubzubError("subscribe takes a topic filter or an array of them");
-    }
-    if (typeof callback !== "function") throw new PubzubError("subscribe needs a callback function");
-    const handling = integer(options, "retain_handling", 2, 0);
-    const qos = integer(options, "qos", 2, 0) as QoS;
-    const engine = this.#engine as Engine;
-    const retained: (Entry | number)[] = [];
     const patterns = sub.patterns;
+    if (!Array.isArray(patterns)) throw new PubzubError("subscribe takes a topic filter or an array of them");
+    if (typeof callback !== "function") throw new PubzubError("subscribe needs a callback function");
+    const handling = options === undefined ? 0 : integer(options, "retain_handling", 2, 0);
+    const qos = options === undefined ? 0 : (integer(options, "qos", 2, 0) as QoS);
     if (patterns.some(remote) && !settlers.has(sub)) awaitAnswer(sub);
+    /** Entries and the ids of the retained messages they get, in pairs. */
+    let retained: (Entry | number)[] | undefined;
     try {
       for (const p of patterns) {
         if (typeof p !== "string") throw new PubzubError("a topic filter must be a string");
         const wanted = handling === 0 || (handling === 1 && !this.#entries.some((e) => e?.topic === p && e.calls(callback)));
-        const at = engine.subscribe(p, wanted) >>> 2;
-        if (at === 0) throw new PubzubError(engine.error());
-        const w = this.#words();
-        const id = w[at] as number;
-        const flags = w[at + 1] as number;
-        const named = w[at + 2] as number;
-        let plan: (string | number)[] | null = null;
-        if (named > 0) {
-          plan = [];
-          const levels = p.split("/");
-          for (let i = 0; i < named; i++) {
-            const bind = w[at + 3 + i] as number;
-            plan.push(bind & (REST - 1), bind & REST, (levels[bind >>> 16] as string).slice(1));
-          }
-        }
-        const entry = new Entry(p, callback, sub, plan, flags);
-        this.#entries[id] = entry;
-        const made = sub.entries;
-        sub.entries = made === undefined ? id : typeof made === "number" ? [made, id] : (made.push(id), made);
-        this.#forget(p, flags);
-        const kept = at + 3 + named;
-        for (let i = 0, n = w[kept] as number; i < n; i++) retained.push(entry, w[kept + 1 + i] as number);
+        retained = this.#add(sub, p, callback, wanted, retained);
       }
       sub.id ??= nextSubscription++;
       this.made(sub, qos);
@@ -389,11 +368,50 @@ export class Broker {
       this.#drop(sub);
       throw e;
     }
+    if (retained === undefined) return;
     for (let i = 0; i < retained.length; i += 2) {
       const entry = retained[i] as Entry;
       const msg = this.#kept[retained[i + 1] as number];
       if (msg !== undefined && !sub.cancelled) this.#call(entry, msg, entry.bind(msg.topic));
     }
+  }
+
+  /**
+   * Makes the entry of one pattern of `sub`; appends it and the ids of the retained messages
+   * it gets (if `wanted`) to `retained`.
+   */
+  #add(
+    sub: Subscription,
+    pattern: string,
+    callback: Callback<string>,
+    wanted: boolean,
+    retained: (Entry | number)[] | undefined,
+  ): (Entry | number)[] | undefined {
+    const engine = this.#engine as Engine;
+    const at = engine.subscribe(pattern, wanted) >>> 2;
+    if (at === 0) throw new PubzubError(engine.error());
+    const w = this.#words();
+    const id = w[at] as number;
+    const flags = w[at + 1] as number;
+    const named = w[at + 2] as number;
+    let plan: (string | number)[] | null = null;
+    if (named > 0) {
+      plan = [];
+      const levels = pattern.split("/");
+      for (let i = 0; i < named; i++) {
+        const bind = w[at + 3 + i] as number;
+        plan.push(bind & (REST - 1), bind & REST, (levels[bind >>> 16] as string).slice(1));
+      }
+    }
+    const kept = at + 3 + named;
+    const n = w[kept] as number;
+    const entry = new Entry(pattern, callback, sub, plan, flags);
+    for (let i = 0; i < n; i++) (retained ??= []).push(entry, w[kept + 1 + i] as number);
+    this.#entries[id] = entry;
+    const made = sub.entries;
+    sub.entries = made === undefined ? id : typeof made === "number" ? [made, id] : (made.push(id), made);
+    this.#forget(pattern, flags);
+    return retained;
   }
 
   /** Called when a subscription's entries are made (the bridge subscribes on the server). */
@@ -408,6 +426,7 @@ export class Broker {
    * involve a share group are never kept: whose turn it is changes with every publication.)
    */
   #forget(pattern: string, flags: number): void {
+    if (this.#cache.size === 0) return;
     if (flags & EXACT) this.#cache.delete(pattern);
     else this.#cache.clear();
   }

@@ -80,34 +80,38 @@ impl Pattern {
         let share_len = source.len() - body.len();
         let mut names = Vec::new();
         let mut exact = true;
-        let mut at = share_len;
-        let mut levels = body.split('/').enumerate().peekable();
-        while let Some((i, level)) = levels.next() {
-            let kind = level.as_bytes().first().copied();
+        // One pass over the bytes of the levels (this runs for every subscribe).
+        let bytes = body.as_bytes();
+        let mut start = 0;
+        let mut level: u16 = 0;
+        for end in 0..=bytes.len() {
+            if end < bytes.len() && bytes[end] != b'/' {
+                continue;
+            }
+            let text = bytes.get(start..end).unwrap_or_default();
+            let kind = text.first().copied();
             let wild = matches!(kind, Some(b'+' | b'#'));
-            // `get`, not indexing: a str index that can panic pulls a kilobyte of Unicode
-            // escaping into the page's bundle (its panic message quotes the string).
             let name = if wild {
-                level.get(1..).unwrap_or_default()
+                text.get(1..).unwrap_or_default()
             } else {
-                level
+                text
             };
-            let misplaced =
-                name.contains(['+', '#']) || (kind == Some(b'#') && levels.peek().is_some());
-            if misplaced {
+            let last = end == bytes.len();
+            if name.iter().any(|b| matches!(b, b'+' | b'#')) || (kind == Some(b'#') && !last) {
                 return Err(TopicError::MisplacedWildcard);
             }
             exact &= !wild;
             if wild && !name.is_empty() {
                 // Lengths are at most 65,535 (checked above): every offset fits in u16.
                 names.push(Name {
-                    level: i as u16,
+                    level,
                     rest: kind == Some(b'#'),
-                    start: (at + 1) as u16,
+                    start: (share_len + start + 1) as u16,
                     len: name.len() as u16,
                 });
             }
-            at += level.len() + 1;
+            level = level.wrapping_add(1);
+            start = end + 1;
         }
         let filter = if names.is_empty() {
             TopicFilter::checked(source.clone())
