@@ -8,24 +8,14 @@
  *
  * Calls made before the module has loaded wait in a queue and run in order.
  */
+import { type Bound, EMPTY, Entries, type Info } from "./entries.js";
 import { PubzubError, TimeoutError, toPubzubError } from "./errors.js";
-import * as persist from "./persist.js";
 import { isEmpty } from "./payload.js";
-import type {
-  Callback,
-  CallOptions,
-  CreateOptions,
-  Granted,
-  Match,
-  Message,
-  Properties,
-  PublishOptions,
-  QoS,
-  SubscribeOptions,
-} from "./types.js";
+import * as persist from "./persist.js";
+import { PREFIX, Subscription, awaitAnswer, remote, settleReady } from "./subscription.js";
+import type { Callback, CallOptions, CreateOptions, Match, Message, Properties, PublishOptions, QoS, SubscribeOptions } from "./types.js";
 
-/** Local topics under this prefix are the server's. */
-export const PREFIX = "bridge/origin/";
+export { PREFIX };
 
 /** What the broker needs of a loaded wasm module (both builds have it). */
 export interface Runtime {
@@ -33,7 +23,10 @@ export interface Runtime {
   memory: WebAssembly.Memory;
 }
 
-/** The wasm engine's calls (src/local.rs); results are read from wasm memory in place. */
+/**
+ * The wasm engine's calls (src/local.rs). Results are read from wasm memory at the address a
+ * call returns; a call that fails returns 0 (`NONE` for `retain`) and `error()` says why.
+ */
 export interface Engine {
   subscribe(pattern: string, retained: boolean): number;
   unsubscribe(entry: number): boolean;
@@ -46,159 +39,17 @@ export interface Engine {
 
 /** The engine's "no id". */
 const NONE = 0xffffffff;
-/** A `subscribe` flag: the pattern matches one topic only (2, shared, is not needed here). */
+/** A `subscribe` flag: the pattern matches one topic only. */
 const EXACT = 1;
-/** A binding in a plan: the topic level (bits 0-14), rest (bit 15), the pattern level (16-31). */
-const REST = 1 << 15;
-/** Topics whose matches are kept; beyond, the cache starts over. */
+/** Topics whose matches are kept (about 50 bytes each, more with many matches); beyond, the cache starts over. */
 const CACHE_LIMIT = 16_384;
 /** How long `call` waits for a reply unless told otherwise. */
 const CALL_TIMEOUT_MS = 15_000;
 
-const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 const DONE: Promise<void> = Promise.resolve();
-type Bound = Readonly<Record<string, string | readonly string[]>>;
 
-/**
- * One pattern of one `subscribe` call. It is also the callback's third argument, frozen: its
- * one public field is `topic`, the pattern.
- */
-class Entry {
-  readonly #callback: Callback<string>;
-  /** Named wildcards: [topic level, rest?, name] per binding, or `null` without names. */
-  readonly #plan: (string | number)[] | null;
-  readonly #sub: Subscription;
-  /** The engine's flags for the pattern (`EXACT`, `SHARED`). */
-  readonly #flags: number;
-
-  constructor(
-    readonly topic: string,
-    callback: Callback<string>,
-    sub: Subscription,
-    plan: (string | number)[] | null,
-    flags: number,
-  ) {
-    this.#callback = callback;
-    this.#sub = sub;
-    this.#plan = plan;
-    this.#flags = flags;
-    Object.freeze(this);
-  }
-
-  get flags(): number {
-    return this.#flags;
-  }
-
-  get sub(): Subscription {
-    return this.#sub;
-  }
-
-  calls(callback: unknown): boolean {
-    return this.#callback === callback;
-  }
-
-  /** The bindings for a topic (split into levels) this entry matches. */
-  bind(levels: string[] | string): Bound {
-    const plan = this.#plan;
-    if (plan === null) return EMPTY;
-    if (typeof levels === "string") levels = levels.split("/");
-    const b: Record<string, string | readonly string[]> = {};
-    for (let i = 0; i < plan.length; i += 3) {
-      const at = plan[i] as number;
-      b[plan[i + 2] as string] = plan[i + 1] ? Object.freeze(levels.slice(at)) : (levels[at] ?? "");
-    }
-    return Object.freeze(b);
-  }
-
-  named(): boolean {
-    return this.#plan !== null;
-  }
-
-  call(message: Message, bindings: Bound): void {
-    (this.#callback as (m: Message, b: Bound, i: Entry) => void)(message, bindings, this);
-  }
-}
-
-/** What a topic reaches: entries and their bindings, in pairs. */
-type Targets = (Entry | Bound)[];
-
-/**
- * The `ready` Promises of subscriptions whose answer is not known when they are made (server
- * patterns, or any before the module loaded), and how to settle them. A local subscription
- * made on the loaded module has no entry: its `ready` is made when first read, so that
- * thousands of subscriptions cost no Promise each.
- */
-const readies = new WeakMap<Subscription, Promise<Granted>>();
-const settlers = new WeakMap<Subscription, (error: unknown, granted?: Granted) => void>();
-
-/** Whether a pattern is the server's. */
-const remote = (p: unknown): boolean => typeof p === "string" && p.startsWith(PREFIX);
-
-/** Gives `sub` a pending `ready`. */
-export function awaitAnswer(sub: Subscription): void {
-  const ready = new Promise<Granted>((resolve, reject) => {
-    settlers.set(sub, (error, granted) => (error ? reject(toPubzubError(error)) : resolve(granted ?? [])));
-  });
-  ready.catch(() => {}); // whoever awaits it sees a rejection; nobody else needs one
-  readies.set(sub, ready);
-}
-
-/** Settles a pending `ready` with `error`, or with the granted QoS. */
-export function settleReady(sub: Subscription, error: unknown, granted?: Granted): void {
-  const settle = settlers.get(sub);
-  settlers.delete(sub);
-  settle?.(error, granted);
-}
-
-let nextSubscription = 1;
-
-/** What `subscribe` returns: pass it to `unsubscribe`, or call its `unsubscribe()`. */
-export class Subscription<P extends string = string> {
-  /** The broker's id for it, once it is made. */
-  id: number | undefined;
-  cancelled = false;
-  /** @internal The engine's entry ids once made: one, or one per pattern. */
-  entries: number | number[] | undefined;
-  /** The pattern, or a copy of the patterns, as given. */
-  readonly #given: P | readonly P[];
-
-  constructor(
-    given: P | readonly P[],
-    private readonly owner: Broker,
-  ) {
-    this.#given = given;
-  }
-
-  /** The patterns subscribed to. */
-  get patterns(): readonly P[] {
-    const given = this.#given;
-    return typeof given === "string" ? [given] : (given as readonly P[]);
-  }
-
-  /**
-   * Resolves when the subscription is in place, with the QoS the server granted per pattern
-   * (`null` for local patterns; at once when all are local). Rejects with a `ServerError`
-   * when the server refuses a `bridge/origin/...` pattern (the subscription is then gone,
-   * every pattern of it), with a `NotConnectedError` when `disconnect()` came first (the
-   * subscription stays and is made on the next `connect()`), or with a `PubzubError` for an
-   * invalid pattern given before the module loaded. A rejection nobody awaits is not
-   * reported as unhandled.
-   */
-  get ready(): Promise<Granted> {
-    let ready = readies.get(this);
-    if (ready === undefined) {
-      ready = Promise.resolve(this.patterns.map(() => null));
-      readies.set(this, ready);
-    }
-    return ready;
-  }
-
-  /** Same as `pubzub.unsubscribe(this)`. */
-  unsubscribe(): boolean {
-    return this.owner.unsubscribe(this);
-  }
-}
-
+/** What a topic reaches: entry id, its info and the bindings, in threes. */
+type Targets = (number | Info | Bound)[];
 type ErrorHook = (error: unknown, message: Message) => void;
 
 function integer(options: object | undefined, key: string, max: number, fallback: number): number {
@@ -235,8 +86,7 @@ export class Broker {
   #view = new Uint32Array(0);
   #queue: { run: () => void; fail: (e: unknown) => void }[] = [];
   #failure: unknown;
-  /** Subscription entries by engine id. */
-  #entries: (Entry | undefined)[] = [];
+  #entries = new Entries();
   /** Retained messages by engine id. */
   #kept: (Message | undefined)[] = [];
   #cache = new Map<string, Targets>();
@@ -290,6 +140,12 @@ export class Broker {
   /** Called once the module is loaded, before queued calls run. */
   protected started(_runtime: Runtime): void {}
 
+  /** Called when a subscription's entries are made (the bridge subscribes on the server). */
+  protected made(_sub: Subscription, _qos: QoS): void {}
+
+  /** Called when a subscription ends (the bridge unsubscribes on the server). */
+  protected ended(_sub: Subscription): void {}
+
   /**
    * The engine's result words, read where the engine wrote them. Growing wasm memory
    * detaches the old buffer, and a view of a detached buffer has length 0.
@@ -299,12 +155,18 @@ export class Broker {
     return this.#view;
   }
 
+  /** The address an engine call returned; throws the engine's error for 0. */
+  #at(address: number): number {
+    if (address === 0) throw new PubzubError((this.#engine as Engine).error());
+    return address >>> 2;
+  }
+
   /**
    * Calls `callback(message, bindings, {topic})` for every message published on a topic that
    * matches `pattern` (or one of several patterns). Named wildcards bind levels: `+id` a
-   * string, `#rest` the remaining levels. Patterns under `bridge/origin/` subscribe on the
-   * server too. Throws a `PubzubError` for an invalid pattern once the module is loaded;
-   * before, `subscription.ready` rejects.
+   * string, `#rest` the remaining levels; the bindings object is frozen. Patterns under
+   * `bridge/origin/` subscribe on the server too. Throws a `PubzubError` for an invalid
+   * pattern once the module is loaded; before, `subscription.ready` rejects.
    *
    * @example
    * const sub = pubzub.subscribe("truck/+id/temperature", (msg, { id }) => {
@@ -353,72 +215,56 @@ export class Broker {
     if (typeof callback !== "function") throw new PubzubError("subscribe needs a callback function");
     const handling = options === undefined ? 0 : integer(options, "retain_handling", 2, 0);
     const qos = options === undefined ? 0 : (integer(options, "qos", 2, 0) as QoS);
-    if (patterns.some(remote) && !settlers.has(sub)) awaitAnswer(sub);
-    /** Entries and the ids of the retained messages they get, in pairs. */
-    let retained: (Entry | number)[] | undefined;
+    if (patterns.some(remote)) awaitAnswer(sub);
+    const ids: number[] = [];
+    /** Entry ids and the ids of the retained messages they get, in pairs. */
+    let retained: number[] | undefined;
     try {
       for (const p of patterns) {
         if (typeof p !== "string") throw new PubzubError("a topic filter must be a string");
-        const wanted = handling === 0 || (handling === 1 && !this.#entries.some((e) => e?.topic === p && e.calls(callback)));
-        retained = this.#add(sub, p, callback, wanted, retained);
+        const wanted = handling === 0 || (handling === 1 && !this.#entries.has(p, callback));
+        retained = this.#add(sub, p, callback, wanted, ids, retained);
       }
-      sub.id ??= nextSubscription++;
+      sub.made(ids);
       this.made(sub, qos);
     } catch (e) {
+      sub.made(ids);
       this.#drop(sub);
       throw e;
     }
     if (retained === undefined) return;
     for (let i = 0; i < retained.length; i += 2) {
-      const entry = retained[i] as Entry;
+      const id = retained[i] as number;
       const msg = this.#kept[retained[i + 1] as number];
-      if (msg !== undefined && !sub.cancelled) this.#call(entry, msg, entry.bind(msg.topic));
+      const info = this.#entries.info[id];
+      if (msg !== undefined && info !== undefined) this.#call(id, info, msg, this.#entries.bind(id, msg.topic));
     }
   }
 
   /**
-   * Makes the entry of one pattern of `sub`; appends it and the ids of the retained messages
-   * it gets (if `wanted`) to `retained`.
+   * Makes the entry of one pattern of `sub` and appends its id to `ids`; appends it and the
+   * ids of the retained messages it gets (if `wanted`) to `retained`.
    */
   #add(
     sub: Subscription,
     pattern: string,
     callback: Callback<string>,
     wanted: boolean,
-    retained: (Entry | number)[] | undefined,
-  ): (Entry | number)[] | undefined {
-    const engine = this.#engine as Engine;
-    const at = engine.subscribe(pattern, wanted) >>> 2;
-    if (at === 0) throw new PubzubError(engine.error());
+    ids: number[],
+    retained: number[] | undefined,
+  ): number[] | undefined {
+    const at = this.#at((this.#engine as Engine).subscribe(pattern, wanted));
     const w = this.#words();
     const id = w[at] as number;
     const flags = w[at + 1] as number;
     const named = w[at + 2] as number;
-    let plan: (string | number)[] | null = null;
-    if (named > 0) {
-      plan = [];
-      const levels = pattern.split("/");
-      for (let i = 0; i < named; i++) {
-        const bind = w[at + 3 + i] as number;
-        plan.push(bind & (REST - 1), bind & REST, (levels[bind >>> 16] as string).slice(1));
-      }
-    }
+    this.#entries.add(id, pattern, callback, sub, flags, w, at + 3, named);
+    ids.push(id);
     const kept = at + 3 + named;
-    const n = w[kept] as number;
-    const entry = new Entry(pattern, callback, sub, plan, flags);
-    for (let i = 0; i < n; i++) (retained ??= []).push(entry, w[kept + 1 + i] as number);
-    this.#entries[id] = entry;
-    const made = sub.entries;
-    sub.entries = made === undefined ? id : typeof made === "number" ? [made, id] : (made.push(id), made);
+    for (let i = 0, n = w[kept] as number; i < n; i++) (retained ??= []).push(id, w[kept + 1 + i] as number);
     this.#forget(pattern, flags);
     return retained;
   }
-
-  /** Called when a subscription's entries are made (the bridge subscribes on the server). */
-  protected made(_sub: Subscription, _qos: QoS): void {}
-
-  /** Called when a subscription ends (the bridge unsubscribes on the server). */
-  protected ended(_sub: Subscription): void {}
 
   /**
    * Removes from the match cache every answer a subscription to `pattern` (with the engine's
@@ -434,17 +280,18 @@ export class Broker {
   /** Removes a subscription's entries. */
   #drop(sub: Subscription): void {
     const engine = this.#engine as Engine;
-    const made = sub.entries;
-    sub.entries = undefined;
-    for (const id of made === undefined ? [] : typeof made === "number" ? [made] : made) {
-      const entry = this.#entries[id];
-      this.#entries[id] = undefined;
+    for (const id of sub.takeEntries()) {
+      const flags = this.#entries.flags[id] as number;
+      const info = this.#entries.remove(id);
       engine.unsubscribe(id);
-      if (entry !== undefined) this.#forget(entry.topic, entry.flags);
+      if (info !== undefined) this.#forget(info.topic, flags);
     }
   }
 
-  /** Ends a subscription; false if it had already ended. */
+  /**
+   * Ends a subscription; false if it had already ended. It gets no message from then on, not
+   * even one whose delivery to other subscribers is under way.
+   */
   unsubscribe(subscription: Subscription): boolean {
     if (!(subscription instanceof Subscription) || subscription.cancelled) return false;
     subscription.cancelled = true;
@@ -516,21 +363,26 @@ export class Broker {
     const targets = this.#cache.get(topic) ?? this.#targets(topic);
     if (targets.length === 0) return;
     const msg = asPublished && kept !== undefined ? kept : message(topic, payload, qos, retain && asPublished, properties);
-    for (let i = 0; i < targets.length; i += 2) this.#call(targets[i] as Entry, msg, targets[i + 1] as Bound);
+    const infos = this.#entries.info;
+    for (let i = 0; i < targets.length; i += 3) {
+      const id = targets[i] as number;
+      const info = targets[i + 1] as Info;
+      // Unsubscribed by an earlier callback of this delivery: no more messages.
+      if (infos[id] === info) this.#call(id, info, msg, targets[i + 2] as Bound);
+    }
   }
 
   /** Asks the engine what `topic` reaches; keeps the answer unless a share group took turns. */
   #targets(topic: string): Targets {
-    const engine = this.#engine as Engine;
-    const at = engine.match(topic, true) >>> 2;
-    if (at === 0) throw new PubzubError(engine.error());
+    const at = this.#at((this.#engine as Engine).match(topic, true));
     const w = this.#words();
     const n = w[at] as number;
+    const entries = this.#entries;
     const targets: Targets = [];
     let levels: string[] | undefined;
     for (let i = 0; i < n; i++) {
-      const entry = this.#entries[w[at + 2 + i] as number] as Entry;
-      targets.push(entry, entry.named() ? entry.bind((levels ??= topic.split("/"))) : EMPTY);
+      const id = w[at + 2 + i] as number;
+      targets.push(id, entries.info[id] as Info, entries.named(id) ? entries.bind(id, (levels ??= topic.split("/"))) : EMPTY);
     }
     if (w[at + 1] === 0) {
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
@@ -540,9 +392,9 @@ export class Broker {
   }
 
   /** Runs one callback; a throw is reported and does not stop the other deliveries. */
-  #call(entry: Entry, msg: Message, bindings: Bound): void {
+  #call(id: number, info: Info, msg: Message, bindings: Bound): void {
     try {
-      entry.call(msg, bindings);
+      (this.#entries.callback[id] as (m: Message, b: Bound, i: Info) => void)(msg, bindings, info);
     } catch (error) {
       console.error("pubzub: a subscriber threw", error);
       for (const hook of this.#errorHooks) {
@@ -553,6 +405,14 @@ export class Broker {
         }
       }
     }
+  }
+
+  /** The id the retained message of `topic` is kept under; throws for an invalid topic. */
+  #retain(topic: string): number {
+    const engine = this.#engine as Engine;
+    const id = engine.retain(topic);
+    if (id === NONE) throw new PubzubError(engine.error());
+    return id;
   }
 
   /**
@@ -582,35 +442,33 @@ export class Broker {
       // setTimeout takes at most 2^31 - 1 ms (about 24 days); beyond, it would fire at once.
       const ms = Math.trunc(Math.min(Math.max(timeout, 0), 0x7fffffff));
       timer = setTimeout(() => finish(() => reject(new TimeoutError(`no reply on ${topic} within ${ms} ms`))), ms);
+      const { timeout: _, ...rest } = options;
       const request: PublishOptions = {
-        ...options,
-        qos: options.qos ?? (typeof topic === "string" && topic.startsWith(PREFIX) ? 1 : 0),
+        ...rest,
+        qos: options.qos ?? (remote(topic) ? 1 : 0),
         retain: false,
         properties: { ...options.properties, response_topic: reply },
       };
-      delete (request as CallOptions).timeout;
       this.publish(topic, payload, request).catch((e: unknown) => finish(() => reject(toPubzubError(e))));
     });
   }
 
   /** The subscriptions made on this broker and not ended, oldest first (for tools). */
   subscriptions(): Subscription[] {
-    const made = new Set<Subscription>();
-    for (const entry of this.#entries) if (entry !== undefined) made.add(entry.sub);
-    return [...made].sort((a, b) => (a.id as number) - (b.id as number)).concat(this.#pending.filter((s) => !s.cancelled));
+    return this.#entries.subscriptions().concat(this.#pending.filter((s) => !s.cancelled));
   }
 
   /** The subscriptions `topic` would reach (for tools and tests). */
   match(topic: string): Promise<Match[]> {
     return this.run(() => {
-      const engine = this.#engine as Engine;
-      const at = engine.match(topic, false) >>> 2;
-      if (at === 0) throw new PubzubError(engine.error());
+      const at = this.#at((this.#engine as Engine).match(topic, false));
       const w = this.#words();
+      const entries = this.#entries;
       const out: Match[] = [];
       for (let i = 0, n = w[at] as number; i < n; i++) {
-        const entry = this.#entries[w[at + 2 + i] as number] as Entry;
-        out.push({ id: entry.sub.id as number, topic: entry.topic, bindings: entry.bind(topic) as Match["bindings"] });
+        const id = w[at + 2 + i] as number;
+        const bindings = entries.bind(id, topic) as Match["bindings"];
+        out.push({ id: entries.sub[id]?.id as number, topic: entries.info[id]?.topic as string, bindings });
       }
       return out;
     });
@@ -631,14 +489,6 @@ export class Broker {
   /** Keeps a retained message without delivering it: restoring a saved page state. */
   restore(topic: string, payload: unknown, qos: QoS, properties: unknown): void {
     this.#kept[this.#retain(topic)] = message(topic, payload, qos, true, ownProperties(properties));
-  }
-
-  /** The id the retained message of `topic` is kept under; throws for an invalid topic. */
-  #retain(topic: string): number {
-    const engine = this.#engine as Engine;
-    const id = engine.retain(topic);
-    if (id === NONE) throw new PubzubError(engine.error());
-    return id;
   }
 
   /** Saves the retained messages to sessionStorage now (made with the `persist` option). */

@@ -16,7 +16,7 @@ import { Loader } from "./load.js";
 import { type BridgedRuntime, Pubzub as Bridged } from "./pubzub.js";
 import type { CreateOptions } from "./types.js";
 
-export { Subscription } from "./broker.js";
+export { Subscription } from "./subscription.js";
 export { STATUS_TOPIC } from "./pubzub.js";
 export {
   PubzubError,

@@ -16,7 +16,7 @@ import { toPubzubError } from "./errors.js";
 import { Loader } from "./load.js";
 import type { CreateOptions } from "./types.js";
 
-export { Subscription } from "./broker.js";
+export { Subscription } from "./subscription.js";
 export { PubzubError, TimeoutError } from "./errors.js";
 export type * from "./types.js";
 

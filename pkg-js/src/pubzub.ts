@@ -4,7 +4,8 @@
  * and the WebSocket, and this layer turns its answers into settled Promises and local
  * deliveries.
  */
-import { Broker, PREFIX, type Runtime, type Subscription, settleReady } from "./broker.js";
+import { Broker, type Runtime } from "./broker.js";
+import { PREFIX, type Subscription, settleReady } from "./subscription.js";
 import { PubzubError, toPubzubError } from "./errors.js";
 import { decode, encode } from "./payload.js";
 import type {

@@ -1,4 +1,4 @@
-// Runs pubzub-server for the browser (wasm) tests and lets them break it on purpose:
+// Runs pubzub-server for the browser tests and lets them break it on purpose:
 //   GET /restart      stop the server and start a new one on the same port (answers when up)
 //   GET /stop         stop the server (answers when it is gone)
 //   GET /start        start it again on the same port
@@ -9,12 +9,17 @@
 //                     byte per WebSocket message (every packet split at every boundary)
 //   WS  /pack         the same, collecting what the server sends for 20 ms into one message
 //                     (several packets, and parts of packets, per message)
+//   GET /pkg/...      the built npm package (pkg-js), and /test/... the files of tests/page:
+//                     the browser tests' page is served from here
 // /restart and /start answer once the observer is subscribed again.
 // Prints one line, `ws=<url> control=<url>`, once everything is up. Usage:
 //   node tests/support/server-control.mjs <path to pubzub-server>
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import { extname, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -66,8 +71,28 @@ async function startAndObserve() {
   await ready;
 }
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const served = { '/pkg/': 'pkg-js/', '/test/': 'tests/page/' };
+const types = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm' };
+
+/** The static files of the browser tests' page, or false for another path. */
+async function serveFile(pathname, res) {
+  const prefix = Object.keys(served).find((p) => pathname.startsWith(p));
+  if (!prefix) return false;
+  const file = normalize(`${root}${served[prefix]}${pathname.slice(prefix.length)}`);
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+  return true;
+}
+
 const control = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (await serveFile(url.pathname, res)) return;
   res.setHeader('Access-Control-Allow-Origin', '*');
   res.setHeader('Content-Type', 'application/json');
   if (url.pathname === '/restart') {

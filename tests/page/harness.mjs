@@ -1,0 +1,64 @@
+// The browser tests' harness: the real pubzub-server under its control script (which can
+// restart, stop and freeze it, and serves the test page and the built package), one headless
+// Chromium, and `inPage(test)`: runs a test function in a fresh page of its own, where
+// `window.pz` is the package and `window.h` the helpers of helpers.js. A test fails if its
+// page reports an uncaught error or an unhandled rejection.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+import { chromiumOptions } from "../e2e/server.mjs";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+let control;
+let browser;
+let urls;
+
+/** Starts the control script (and with it the server) and the browser. */
+export async function start() {
+  control = spawn(process.execPath, [`${root}tests/support/server-control.mjs`, `${root}target/debug/pubzub-server`], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  urls = await new Promise((resolve, reject) => {
+    control.once("exit", (code) => reject(new Error(`the control script exited with ${code}`)));
+    createInterface({ input: control.stdout }).on("line", (line) => {
+      const m = line.match(/^ws=(\S+) control=(\S+)$/);
+      if (m) resolve({ ws: m[1], control: m[2] });
+    });
+  });
+  browser = await chromium.launch(chromiumOptions);
+  return urls;
+}
+
+export async function stop() {
+  await browser?.close();
+  if (control && control.exitCode === null) {
+    control.kill("SIGTERM");
+    await once(control, "exit");
+  }
+}
+
+/**
+ * Runs `test(arg)` in a fresh page and returns what it returns. `uncaught: true` lets the
+ * test see uncaught errors itself (they do not fail it).
+ */
+export async function inPage(test, arg, { uncaught = false } = {}) {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  try {
+    await page.goto(`${urls.control}/test/page.html?ws=${encodeURIComponent(urls.ws)}`);
+    await page.waitForFunction(() => window.testPageReady === true);
+    const result = await page.evaluate(test, arg);
+    if (!uncaught && problems.length) throw new Error(`the page reported: ${problems.join("; ")}`);
+    return result;
+  } finally {
+    await page.close();
+  }
+}
+
+export const wsUrl = () => urls.ws;
+export const controlUrl = () => urls.control;
