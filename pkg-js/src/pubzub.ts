@@ -70,6 +70,9 @@ function qosOf(options: PublishOptions | undefined): QoS {
   return qos;
 }
 
+/** Brokers that want a connection: kept alive by it, until `disconnect()`. */
+const connectedBrokers = new Set<Pubzub>();
+
 /** A page broker. The package's default export is one; `createPubzub()` makes more. */
 export class Pubzub extends Broker {
   #bridge: Bridge | undefined;
@@ -81,20 +84,33 @@ export class Pubzub extends Broker {
   }
 
   protected override started(runtime: Runtime): void {
+    // The wasm bridge holds its hooks for good; through a WeakRef they do not keep the broker
+    // alive (a broker nobody holds goes, and its bridge with it, unless it is connected).
+    const self = new WeakRef(this);
     const hooks: Hooks = {
-      message: (topic, payload, qos, retain, properties) => {
-        // The payload is a view into wasm memory: decode copies it.
-        const value = decode(payload, properties.content_type);
-        this.deliver(topic, value, qos as QoS, retain, Object.freeze(properties), true);
+      message(topic, payload, qos, retain, properties) {
+        const b = self.deref();
+        if (b) b.#received(topic, payload, qos, retain, properties);
       },
-      status: (status) => this.deliver(STATUS_TOPIC, status, 0, true, undefined, false),
-      refused: (id) => {
-        const sub = this.#remote.get(id);
-        this.#remote.delete(id);
-        if (sub !== undefined) this.refused(sub);
+      status: (status) => self.deref()?.deliver(STATUS_TOPIC, status, 0, true, undefined, false),
+      refused(id) {
+        const b = self.deref();
+        if (b) b.#refusedById(id);
       },
     };
     this.#bridge = new (runtime as BridgedRuntime).Bridge(hooks);
+  }
+
+  /** A message from the server, delivered locally; `payload` is a view into wasm memory. */
+  #received(topic: string, payload: Uint8Array, qos: number, retain: boolean, properties: ReceivedProperties): void {
+    const value = decode(payload, properties.content_type); // a copy
+    this.deliver(topic, value, qos as QoS, retain, Object.freeze(properties), true);
+  }
+
+  #refusedById(id: number): void {
+    const sub = this.#remote.get(id);
+    this.#remote.delete(id);
+    if (sub !== undefined) this.refused(sub);
   }
 
   protected override made(sub: Subscription, qos: QoS): void {
@@ -169,6 +185,7 @@ export class Pubzub extends Broker {
    * ws:/wss: (once the module is loaded; before, the Promise rejects).
    */
   connect(options: ConnectOptions = {}): Promise<Status> {
+    connectedBrokers.add(this);
     if (this.loaded) {
       let started: Promise<Status>;
       try {
@@ -187,6 +204,7 @@ export class Pubzub extends Broker {
    * `NotConnectedError`, and so do publications to the server until the next `connect`.
    */
   disconnect(): Promise<void> {
+    connectedBrokers.delete(this);
     return this.run(() => (this.#bridge as Bridge).disconnect());
   }
 

@@ -29,7 +29,8 @@ export async function start() {
       if (m) resolve({ ws: m[1], control: m[2] });
     });
   });
-  browser = await chromium.launch(chromiumOptions);
+  // `gc()` in the page, for the tests of what a broker leaves behind.
+  browser = await chromium.launch({ ...chromiumOptions, args: [...chromiumOptions.args, "--js-flags=--expose-gc"] });
   return urls;
 }
 
