@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,7 @@ const pkgDir = fileURLToPath(new URL("../../pkg-js", import.meta.url));
 const mqttJsBrowser = fileURLToPath(new URL("../../node_modules/mqtt/dist/mqtt.esm.js", import.meta.url));
 let project;
 let server;
+let localServer;
 let browser;
 
 const page = {
@@ -49,6 +50,18 @@ await import("./readme.ts").then(
 );
 `,
   "readme.ts": await readmeBlock("ts"),
+  // A second page, built on its own: a page that only publishes locally, with pubzub/local.
+  "local/index.html": `<!doctype html>
+<html><head><meta charset="utf-8"><title>pubzub/local in Vite</title></head>
+<body><p id="local">waiting</p><script type="module" src="./main.ts"></script></body></html>
+`,
+  "local/main.ts": `import pubzub from "pubzub/local";
+
+pubzub.subscribe("cart/+item", (msg, { item }) => {
+  document.getElementById("local")!.textContent = \`\${item}: \${msg.payload}\`;
+});
+pubzub.publish("cart/apple", 3);
+`,
 };
 
 /** The first code block of README.md in `language`. */
@@ -66,16 +79,20 @@ before(async () => {
   const { stdout } = await run("npm", ["pack", "--pack-destination", project, "--json"], { cwd: pkgDir });
   const [{ filename, files }] = JSON.parse(stdout);
   packed = files.map((f) => f.path);
+  await mkdir(join(project, "local"));
   for (const [name, text] of Object.entries(page)) await writeFile(join(project, name), text);
   await run("npm", ["install", "--no-audit", "--no-fund", join(project, filename), "vite@7"], { cwd: project });
   await run("npx", ["vite", "build"], { cwd: project });
+  await run("npx", ["vite", "build", "local", "--outDir", "../dist-local"], { cwd: project });
   server = await startServer("--www-dir", join(project, "dist"), "--demo");
+  localServer = await startServer("--www-dir", join(project, "dist-local"));
   browser = await chromium.launch(chromiumOptions);
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
+  await localServer?.stop();
   if (project) await rm(project, { recursive: true, force: true });
 });
 
@@ -107,18 +124,37 @@ test("the README's TypeScript example runs as written in that page", async () =>
   assert.deepEqual(problems, []);
 });
 
-test("what the user ships: the wasm and JS of the bundle, gzipped", async () => {
-  const assets = join(project, "dist", "assets");
+test("a page with pubzub/local bundles its own, smaller module and works", async () => {
+  const p = await browser.newPage();
+  const problems = [];
+  p.on("pageerror", (e) => problems.push(e.message));
+  await p.goto(localServer.http);
+  await p.locator("#local", { hasText: "apple: 3" }).waitFor();
+  assert.deepEqual(problems, []);
+});
+
+/** The gzip (level 9) sizes of the wasm and JS a `vite build` emitted into `dist`. */
+async function shipped(dist) {
+  const assets = join(project, dist, "assets");
   const sizes = {};
   for (const name of await readdir(assets)) {
     const kind = name.endsWith(".wasm") ? "wasm" : name.endsWith(".js") ? "js" : null;
     if (kind) sizes[kind] = (sizes[kind] ?? 0) + gzipSync(await readFile(join(assets, name)), { level: 9 }).length;
   }
   assert.ok(sizes.wasm > 0 && sizes.js > 0, JSON.stringify(sizes));
-  const total = sizes.wasm + sizes.js;
-  const peer = gzipSync(await readFile(mqttJsBrowser), { level: 9 }).length;
+  return sizes;
+}
+
+test("what the user ships: the wasm and JS of the bundle, gzipped", async () => {
   const kb = (n) => (n / 1024).toFixed(1);
-  console.log(`SIZE vite bundle gzip: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(total)} KiB (target 40)`);
+  const full = await shipped("dist");
+  const local = await shipped("dist-local");
+  const peer = gzipSync(await readFile(mqttJsBrowser), { level: 9 }).length;
+  for (const [name, sizes] of [["pubzub", full], ["pubzub/local", local]]) {
+    const total = sizes.wasm + sizes.js;
+    console.log(`SIZE vite bundle gzip, ${name}: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(total)} KiB (target 40)`);
+  }
   console.log(`SIZE MQTT.js browser build (dist/mqtt.esm.js) gzip: ${kb(peer)} KiB`);
-  console.log(`RATIO pubzub page bundle / MQTT.js browser build = ${(total / peer).toFixed(2)}`);
+  console.log(`RATIO pubzub page bundle / MQTT.js browser build = ${((full.wasm + full.js) / peer).toFixed(2)}`);
+  assert.ok(local.wasm + local.js < full.wasm + full.js, "pubzub/local is the smaller bundle");
 });
