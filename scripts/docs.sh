@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f pkg-js/wasm/pubzub.js ] || bash scripts/build.sh
-npx typedoc --tsconfig pkg-js/tsconfig.json --entryPoints pkg-js/src/index.ts \
-  --out target/doc/pubzub-js --treatWarningsAsErrors --readme none --disableSources \
+npx typedoc --tsconfig pkg-js/tsconfig.json --entryPoints pkg-js/src/index.ts --entryPoints pkg-js/src/local.ts \
+  --out target/doc/pubzub-js --treatWarningsAsErrors --readme none --disableSources --excludeProtected --excludeInternal \
   --intentionallyNotExported Simplify --intentionallyNotExported PatternBindings --intentionallyNotExported ErrorHook
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p pubzub-core -p pubzub-server -p pubzub
 echo "API reference: target/doc/pubzub-js/index.html and target/doc/pubzub_core/index.html"

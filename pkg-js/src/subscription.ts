@@ -50,6 +50,7 @@ export class Subscription<P extends string = string> {
   /** The pattern, or a copy of the patterns, as given. */
   readonly #given: P | readonly P[];
 
+  /** @internal Made by `subscribe`. */
   constructor(
     given: P | readonly P[],
     private readonly owner: Owner,

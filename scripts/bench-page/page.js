@@ -99,6 +99,14 @@ const workloads = {
   async subs100(make) {
     return await publishes(make, workload(100, 100_000, 7));
   },
+  /**
+   * The same 100 subscriptions, but every publish on a topic never seen before (its last
+   * level is new): pubzub's per-topic match cache never helps.
+   */
+  async subs100new(make) {
+    const { patterns, topics } = workload(100, 100_000, 7);
+    return await publishes(make, { patterns, topics: topics.map((t, i) => `${t.slice(0, t.lastIndexOf("/"))}/n${i}`) });
+  },
   /** 10,000 subscriptions, a tenth with wildcards; random topics. */
   async subs10k(make) {
     return await publishes(make, workload(10_000, 50_000, 11));
