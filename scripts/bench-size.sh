@@ -30,6 +30,17 @@ gz() { node -e 'const { readFileSync } = require("node:fs");
   console.log(require("node:zlib").gzipSync(readFileSync(process.argv[1]), { level: 9 }).length)' "$1"; }
 page=$(gz pkg-js/wasm/pubzub_bg.wasm)
 floor=$(gz "$out/floor_bg.wasm")
+# The parts of both page modules, from builds that keep their names (before wasm-opt).
+command -v twiggy >/dev/null || quiet cargo install twiggy --version 0.8.0 --locked
+for features in "" "--no-default-features"; do
+  quiet cargo build --release --target wasm32-unknown-unknown $features
+  quiet wasm-bindgen --target web --keep-debug --out-dir "$out/named" --out-name pubzub \
+    target/wasm32-unknown-unknown/release/pubzub.wasm
+  shipped=pkg-js/wasm/pubzub_bg.wasm
+  [ -z "$features" ] || shipped=pkg-js/wasm-local/pubzub_bg.wasm
+  echo "parts of $shipped:"
+  node scripts/size-parts.mjs "$out/named/pubzub_bg.wasm" "$shipped"
+done
 awk -v p="$page" -v f="$floor" 'BEGIN {
   printf "SIZE wasm gzip: page %.1f KiB, floor (pubzub-core parts only) %.1f KiB\n", p / 1024, f / 1024
   printf "SIZE the page broker layer beyond the floor: %.1f KiB\n", (p - f) / 1024

@@ -246,3 +246,95 @@ fn pick_turns(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The result words of the last call (natively the address means nothing; read `out`).
+    fn words(e: &Engine) -> Vec<u32> {
+        e.out.clone()
+    }
+
+    #[test]
+    fn subscribe_writes_id_flags_plan_and_retained() {
+        let mut e = Engine::new();
+        let kept = e.retain("truck/7/temp");
+        assert_ne!(kept, NONE);
+        assert_ne!(e.subscribe("truck/+id/#rest", true), 0);
+        // id 0, flags 0 (wildcards, not shared), two bindings, one retained message.
+        assert_eq!(
+            words(&e),
+            [0, 0, 2, 1 | 1 << 16, 2 | REST | 2 << 16, 1, kept],
+            "+id binds level 1, #rest levels 2.."
+        );
+        assert_ne!(e.subscribe("$share/g/jobs/+kind", true), 0);
+        assert_eq!(
+            words(&e),
+            [1, SHARED, 1, 1 | 3 << 16, 0],
+            "no retained for a share group"
+        );
+        assert_ne!(e.subscribe("a/b", false), 0);
+        assert_eq!(words(&e), [2, EXACT, 0, 0]);
+    }
+
+    #[test]
+    fn invalid_input_returns_zero_and_says_why() {
+        let mut e = Engine::new();
+        assert_eq!(e.subscribe("a/#/b", true), 0);
+        assert_eq!(
+            e.error(),
+            "invalid topic filter \"a/#/b\": wildcard must occupy a whole level, and # must be last"
+        );
+        assert_eq!(e.match_topic("a/+", true), 0);
+        assert!(
+            e.error().starts_with("invalid topic \"a/+\""),
+            "{}",
+            e.error()
+        );
+        assert_eq!(e.retain(""), NONE);
+        assert!(e.error().contains("empty"), "{}", e.error());
+    }
+
+    #[test]
+    fn match_takes_turns_in_a_share_group_only_when_asked() {
+        let mut e = Engine::new();
+        e.subscribe("$share/g/jobs/+", false);
+        e.subscribe("$share/g/jobs/+", false);
+        e.subscribe("jobs/#", false);
+        let mut picked = Vec::new();
+        for _ in 0..4 {
+            e.match_topic("jobs/1", true);
+            let w = words(&e);
+            assert_eq!((w[0], w[1]), (2, 1), "the plain one and one member; shared");
+            picked.push(w[3]);
+        }
+        assert_eq!(
+            picked,
+            [0, 1, 0, 1],
+            "round robin in the order they subscribed"
+        );
+        e.match_topic("jobs/1", false);
+        assert_eq!(words(&e), [3, 0, 2, 0, 1], "every member for `match`");
+    }
+
+    #[test]
+    fn ids_are_reused_once_freed() {
+        let mut e = Engine::new();
+        e.subscribe("a", false);
+        e.subscribe("b", false);
+        assert!(e.unsubscribe(0));
+        assert!(!e.unsubscribe(0), "already gone");
+        e.subscribe("c", false);
+        assert_eq!(words(&e)[0], 0, "the freed id");
+        let a = e.retain("x/a");
+        assert_eq!(e.retain("x/a"), a, "the same topic keeps its id");
+        assert_eq!(e.clear_retained("x/a"), a);
+        assert_eq!(e.clear_retained("x/a"), NONE);
+        let b = e.retain("x/b");
+        assert_eq!(b, a, "the freed message id");
+        e.retain("$sys/hidden");
+        e.retained_ids();
+        assert_eq!(words(&e), [1, b], "no $ topics in what persist saves");
+    }
+}

@@ -11,7 +11,6 @@
  * pubzub.publish("bridge/origin/public/hello", "from a page");
  */
 import init, { Bridge, Engine, initSync, topicMatches as wasmTopicMatches, version as wasmVersion } from "../wasm/pubzub.js";
-import { toPubzubError } from "./errors.js";
 import { Loader } from "./load.js";
 import { type BridgedRuntime, Pubzub as Bridged } from "./pubzub.js";
 import type { CreateOptions } from "./types.js";
@@ -68,16 +67,10 @@ export function createPubzub(options: CreateOptions = {}): Pubzub {
  * topicMatches("a/b/#", "a/b"); // true: `#` also matches the parent level
  */
 export function topicMatches(pattern: string, topic: string): boolean {
-  loader.assertLoaded("topicMatches");
-  try {
-    return wasmTopicMatches(pattern, topic);
-  } catch (e) {
-    throw toPubzubError(e);
-  }
+  return loader.call("topicMatches", () => wasmTopicMatches(pattern, topic));
 }
 
 /** The version of the WebAssembly module. */
 export function version(): string {
-  loader.assertLoaded("version");
-  return wasmVersion();
+  return loader.call("version", wasmVersion);
 }

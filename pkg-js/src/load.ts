@@ -2,7 +2,7 @@
  * Loading a WebAssembly module of the package, once per page. In a browser it starts by
  * itself when the package is used; elsewhere (Node, tests) `load(bytes)` must be called first.
  */
-import { PubzubError } from "./errors.js";
+import { PubzubError, toPubzubError } from "./errors.js";
 
 type Input = BufferSource | WebAssembly.Module;
 
@@ -59,8 +59,16 @@ export class Loader<R> {
     return this.loaded;
   }
 
-  /** Throws a clear error where a synchronous call needs the module and it is not there yet. */
-  assertLoaded(what: string): void {
+  /**
+   * Runs `f`, a synchronous call of the module: a clear error when the module is not there
+   * yet, and the module's errors as `PubzubError`s.
+   */
+  call<T>(what: string, f: () => T): T {
     if (!this.#done) throw new PubzubError(`${what} needs the WebAssembly module: await pubzub.ready first`);
+    try {
+      return f();
+    } catch (e) {
+      throw toPubzubError(e);
+    }
   }
 }

@@ -12,7 +12,6 @@
  */
 import init, { Engine, initSync, topicMatches as wasmTopicMatches, version as wasmVersion } from "../wasm-local/pubzub.js";
 import { Broker, type Runtime } from "./broker.js";
-import { toPubzubError } from "./errors.js";
 import { Loader } from "./load.js";
 import type { CreateOptions } from "./types.js";
 
@@ -45,16 +44,10 @@ export function createPubzub(options: CreateOptions = {}): Pubzub {
 
 /** Whether `topic` matches `pattern`; see `topicMatches` in `pubzub`. */
 export function topicMatches(pattern: string, topic: string): boolean {
-  loader.assertLoaded("topicMatches");
-  try {
-    return wasmTopicMatches(pattern, topic);
-  } catch (e) {
-    throw toPubzubError(e);
-  }
+  return loader.call("topicMatches", () => wasmTopicMatches(pattern, topic));
 }
 
 /** The version of the WebAssembly module. */
 export function version(): string {
-  loader.assertLoaded("version");
-  return wasmVersion();
+  return loader.call("version", wasmVersion);
 }

@@ -310,7 +310,9 @@ impl Bridge {
         self.remove_subscription(sub);
     }
 
-    /// Registers a will on the server; see `add_will`. Returns its id.
+    /// Registers a will on the server, published when this page goes without saying goodbye
+    /// (`delay` seconds later, unless it is back): `topic` and the rest as for `publish`.
+    /// Returns its id; see `add_will` for `done`.
     #[allow(clippy::too_many_arguments)]
     pub fn lastwill(
         &self,
@@ -323,17 +325,9 @@ impl Bridge {
         delay: u32,
         done: Option<Function>,
     ) -> Result<u32, JsError> {
-        let props = &properties;
-        self.add_will(
-            topic,
-            payload,
-            content_type,
-            qos,
-            retain,
-            props,
-            delay,
-            done,
-        )
+        let derived = content_type.clone();
+        let p = self.publication(topic, payload, content_type, qos, retain, &properties)?;
+        self.add_will(&p, derived.as_deref(), delay, done)
     }
 
     /// Removes a will; false if there was none with this id.

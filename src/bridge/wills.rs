@@ -18,24 +18,17 @@ pub(super) struct Will {
 }
 
 impl Bridge {
-    /// Registers a will on the server (`$client/<clientId>/will/<id>`) and returns its id:
-    /// `topic` is the local `bridge/origin/X`, the rest as for `publish`, `delay` in seconds.
-    /// `done(error)` is called once the server accepted it (or refused it: then it is gone).
-    #[allow(clippy::too_many_arguments)]
+    /// Registers the will `p` on the server (`$client/<clientId>/will/<id>`) and returns its
+    /// id; `derived` is the content type its payload was encoded with. `done(error)` is called
+    /// once the server accepted it (or refused it: then it is gone).
     pub(super) fn add_will(
         &self,
-        topic: &str,
-        payload: Vec<u8>,
-        content_type: Option<String>,
-        qos: u8,
-        retain: bool,
-        properties: &JsValue,
+        p: &Publish,
+        derived: Option<&str>,
         delay: u32,
         done: Option<Function>,
     ) -> Result<u32, JsError> {
-        let derived = content_type.clone();
-        let p = self.publication(topic, payload, content_type, qos, retain, properties)?;
-        let json = outgoing::will_json(&p, derived.as_deref(), delay)?;
+        let json = outgoing::will_json(p, derived, delay)?;
         let (id, closed) = {
             let mut st = self.inner.state.borrow_mut();
             let id = st.next_will;
