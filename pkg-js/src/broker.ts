@@ -228,7 +228,7 @@ export class Broker {
       sub.made(ids);
       this.made(sub, qos);
     } catch (e) {
-      sub.made(ids);
+      sub.entries = ids; // to be removed, all of them
       this.#drop(sub);
       throw e;
     }

@@ -185,17 +185,21 @@ export class Pubzub extends Broker {
    * ws:/wss: (once the module is loaded; before, the Promise rejects).
    */
   connect(options: ConnectOptions = {}): Promise<Status> {
-    connectedBrokers.add(this);
+    const start = () => {
+      const started = (this.#bridge as Bridge).connect(options);
+      connectedBrokers.add(this);
+      return started;
+    };
     if (this.loaded) {
       let started: Promise<Status>;
       try {
-        started = (this.#bridge as Bridge).connect(options);
+        started = start();
       } catch (e) {
         throw toPubzubError(e);
       }
       return started.catch((e: unknown) => Promise.reject(toPubzubError(e)));
     }
-    return this.run(() => (this.#bridge as Bridge).connect(options));
+    return this.run(start);
   }
 
   /**
