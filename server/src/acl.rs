@@ -125,8 +125,15 @@ fn rule_answer(rule: &Rule, ctx: &Context, action: Action, topic: &[&str]) -> Op
     if !access || !who {
         return None;
     }
-    // %u needs a user: a rule naming it does not apply to anonymous clients.
-    if rule.filter.contains("%u") && ctx.user.is_none() {
+    // %u needs a user: a rule naming it does not apply to anonymous clients. And a user name
+    // or client id with `+`, `#` or `/` would turn the rule's level into wildcards or more
+    // levels (client id `#` under `devices/%c/#` would be granted `devices/#`): a rule does not
+    // apply to such a client (as in Mosquitto), the next rules decide.
+    let substitutable =
+        |value: Option<&ByteStr>| value.is_some_and(|v| !v.contains(['+', '#', '/']));
+    if (rule.filter.contains("%u") && !substitutable(ctx.user.as_ref()))
+        || (rule.filter.contains("%c") && !substitutable(ctx.client_id.as_ref()))
+    {
         return None;
     }
     let filter = rule

@@ -205,6 +205,59 @@ async fn configured_rules_with_placeholders_in_order() {
 }
 
 #[tokio::test]
+async fn a_client_id_or_user_name_with_wildcards_is_not_substituted_into_a_rule() {
+    let rule = |filter: &str, who: &str| Rule {
+        action: RuleAction::Allow,
+        access: RuleAccess::Subscribe,
+        filter: filter.into(),
+        who: who.into(),
+    };
+    let s = common::start_secured(|c| {
+        site(
+            c,
+            vec![
+                rule("devices/%c/#", "all"),
+                rule("homes/%u/#", "authenticated"),
+            ],
+        );
+        let site = c.sites.get_mut(DEFAULT_SITE).unwrap();
+        site.users.push(UserConfig {
+            name: "eve/+".into(),
+            password_hash: hash_password("pw-eve/+").unwrap(),
+        });
+    })
+    .await;
+    let mut dev1 = V5::simple(s.mqtt, "dev1").await;
+    assert_eq!(
+        suback(&mut dev1, "devices/dev1/#").await,
+        OK,
+        "its own devices/<id>/#"
+    );
+    // The attacks: ids that would make `devices/%c/#` cover other devices' topics.
+    for id in ["#", "+", "dev1/#", "dev1/x"] {
+        let mut intruder = V5::simple(s.mqtt, id).await;
+        for filter in [
+            "devices/#",
+            "devices/+/#",
+            "devices/dev1/#",
+            "devices/dev1/x/#",
+        ] {
+            assert_eq!(
+                suback(&mut intruder, filter).await,
+                DENIED,
+                "client id {id:?}, {filter}"
+            );
+        }
+    }
+    // The same for a user name (configured by whoever wrote the file, but still).
+    let mut eve = as_user(s.mqtt, "eve-1", "eve/+").await;
+    assert_eq!(suback(&mut eve, "homes/eve/+/#").await, DENIED);
+    assert_eq!(suback(&mut eve, "homes/eve/x/#").await, DENIED);
+    let mut alice = as_user(s.mqtt, "alice-2", "alice").await;
+    assert_eq!(suback(&mut alice, "homes/alice/#").await, OK);
+}
+
+#[tokio::test]
 async fn a_denied_subscription_never_receives_retained_messages() {
     let s = common::start_secured(|c| {
         site(

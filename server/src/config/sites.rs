@@ -36,7 +36,7 @@ pub struct UserConfig {
 
 /// One access rule: `{ action = "allow", access = "publish", filter = "sensors/%u/#",
 /// who = "authenticated" }`. In `filter`, `%u` stands for the user id and `%c` for the client
-/// id.
+/// id; a rule with either does not apply to a client whose value contains `+`, `#` or `/`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
