@@ -257,6 +257,89 @@ async fn a_client_id_or_user_name_with_wildcards_is_not_substituted_into_a_rule(
     assert_eq!(suback(&mut alice, "homes/alice/#").await, OK);
 }
 
+/// Sends a v5 CONNECT with `client_id` (and a login, if given) and returns the CONNACK's code.
+async fn connack_code(
+    addr: std::net::SocketAddr,
+    client_id: &str,
+    login: Option<&str>,
+) -> pubzub_core::ReasonCode {
+    let mut connect = common::connect_packet(client_id);
+    if let Some(user) = login {
+        connect.username = Some(user.into());
+        connect.password = Some(format!("pw-{user}").into_bytes().into());
+    }
+    common::Raw::connect_with(addr, connect).await.1.reason_code
+}
+
+#[tokio::test]
+async fn a_client_id_cannot_take_a_routing_id_or_another_users_session() {
+    use pubzub_core::ReasonCode;
+    let s = common::start_secured(|c| site(c, vec![])).await;
+    let mut o = v5_options(s.mqtt, "alice-page");
+    o.set_credentials("alice", "pw-alice");
+    o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
+        "public/wills/alice-page",
+        "alice went",
+        QoS::AtLeastOnce,
+        false,
+        None,
+    ));
+    let (mut alice, ack) = V5::connect(o).await;
+    let routing = ack
+        .properties
+        .expect("props")
+        .user_properties
+        .into_iter()
+        .find(|(k, _)| k == "cotonic-routing-id")
+        .expect("routing id")
+        .1;
+    let mut watcher = V5::simple(s.mqtt, "watcher").await;
+    watcher.subscribe("public/wills/#", QoS::AtLeastOnce).await;
+
+    // A client id equal to alice's routing id would get her bridge/<routing id>/ messages.
+    assert_eq!(
+        connack_code(s.mqtt, &routing, None).await,
+        ReasonCode::ClientIdentifierNotValid
+    );
+    assert_eq!(
+        connack_code(s.mqtt, &routing, Some("bob")).await,
+        ReasonCode::ClientIdentifierNotValid
+    );
+    // Another user's CONNECT with her client id, and an anonymous one: refused.
+    assert_eq!(
+        connack_code(s.mqtt, "alice-page", Some("bob")).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        connack_code(s.mqtt, "alice-page", None).await,
+        ReasonCode::NotAuthorized
+    );
+    // Alice kept her connection, her route and her will.
+    watcher
+        .publish_acked(
+            &format!("bridge/{routing}/public/direct"),
+            "by routing id",
+            false,
+        )
+        .await;
+    assert_eq!(alice.publish().await.topic, "public/direct");
+    alice.publish_acked("public/still-here", "yes", false).await;
+    watcher.no_publish().await;
+    // Alice herself may take her session over (the old connection ends; connect.rs checks
+    // its DISCONNECT 0x8E).
+    let mut again = v5_options(s.mqtt, "alice-page");
+    again.set_credentials("alice", "pw-alice");
+    again.set_clean_start(false);
+    let (_alice2, ack) = V5::connect(again).await;
+    assert!(ack.session_present, "her session, resumed");
+    loop {
+        match alice.next_event().await {
+            Ok(P::Disconnect(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_denied_subscription_never_receives_retained_messages() {
     let s = common::start_secured(|c| {

@@ -64,6 +64,29 @@ impl Broker {
             ByteStr::from(connect.client_id.as_str())
         };
 
+        // Client ids and routing ids share `bridge/<id>/...`: a client id that is another
+        // session's routing id would receive that session's messages (and drop its route when
+        // it left). Routing ids are drawn clear of client ids; this keeps them apart the other
+        // way.
+        if self
+            .routes
+            .get(&client_id)
+            .is_some_and(|owner| *owner != client_id)
+        {
+            Metrics::inc(&self.metrics.refused_connections);
+            return refuse(ReasonCode::ClientIdentifierNotValid);
+        }
+        // A session belongs to its user: another user (or an anonymous client) may not take it
+        // over; the holder keeps its connection, session and wills.
+        if self
+            .sessions
+            .get(&client_id)
+            .is_some_and(|old| old.ctx.user != user)
+        {
+            Metrics::inc(&self.metrics.refused_connections);
+            return refuse(ReasonCode::NotAuthorized);
+        }
+
         let expiry = if version.is_v5() {
             connect.properties.session_expiry_interval.unwrap_or(0)
         } else if connect.clean_start {
@@ -90,8 +113,7 @@ impl Broker {
         // A second connection with this client id takes the session over [MQTT-3.1.4-3].
         let mut session_present = false;
         if let Some(mut old) = self.sessions.remove(&client_id) {
-            // A session belongs to its user: another user's CONNECT never resumes it.
-            let clean_start = connect.clean_start || old.ctx.user != user;
+            let clean_start = connect.clean_start;
             let had_link = old.link.take().inspect(|link| {
                 link.send(Outgoing::Close(Some(ReasonCode::SessionTakenOver)));
             });
