@@ -7,8 +7,10 @@
 //!    for authenticated users, `user/<UserId>/#` for that user, `bridge/<ClientId>/#` for that
 //!    client and its user, `reply/call-<id>/#` for calls, `$client/<ownClientId>/#`.
 //!
-//! A subscription filter is allowed only when every topic it can match is allowed: `public/#`
-//! is, `#` is not.
+//! A subscription filter is allowed only when the rule that decides it allows every topic it
+//! can match: `public/#` is, `#` is not. When a deny rule before that rule covers part of the
+//! filter, the subscription is granted [`Grant::PerMessage`]: the broker checks each message's
+//! topic before delivering it.
 
 use std::sync::Arc;
 
@@ -68,6 +70,18 @@ pub trait Directory {
     fn is_same_client(&self, id: &str, client_id: &str) -> bool;
 }
 
+/// What a subscription is granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// It may receive nothing: refused (0x87).
+    Denied,
+    /// It may receive every topic it matches.
+    All,
+    /// It may receive some of them: each message is checked as it is delivered (a deny rule
+    /// on a sub-tree of the filter comes before the rule that allows it).
+    PerMessage,
+}
+
 /// One site's access control.
 #[derive(Clone, Default)]
 pub struct Acl {
@@ -100,16 +114,55 @@ impl Acl {
         }
         let levels: Vec<&str> = topic.split('/').collect();
         for rule in &self.rules {
-            if let Some(answer) = rule_answer(rule, ctx, action, &levels) {
-                return answer;
+            if let Some((allow, pattern)) = applicable(rule, ctx, action)
+                && covers(&pattern.split('/').collect::<Vec<_>>(), &levels)
+            {
+                return allow;
             }
         }
         built_in(ctx, action, &levels, dir)
     }
+
+    /// What a subscription to `filter` is granted. The first rule that covers the whole
+    /// filter decides, as for `allows`; but when it allows, a deny rule before it that covers
+    /// part of the filter makes the subscription `PerMessage`.
+    pub fn subscription(&self, ctx: &Context, filter: &str, dir: &dyn Directory) -> Grant {
+        if ctx.is_server() {
+            return Grant::All;
+        }
+        if let Some(answer) = self
+            .custom
+            .as_ref()
+            .and_then(|c| c.check(ctx, Action::Subscribe, filter))
+        {
+            return if answer { Grant::All } else { Grant::Denied };
+        }
+        let levels: Vec<&str> = filter.split('/').collect();
+        let mut some_denied = false;
+        let mut decided = None;
+        for rule in &self.rules {
+            let Some((allow, pattern)) = applicable(rule, ctx, Action::Subscribe) else {
+                continue;
+            };
+            let pattern: Vec<&str> = pattern.split('/').collect();
+            if covers(&pattern, &levels) {
+                decided = Some(allow);
+                break;
+            }
+            some_denied |= !allow && overlaps(&pattern, &levels);
+        }
+        let allow = decided.unwrap_or_else(|| built_in(ctx, Action::Subscribe, &levels, dir));
+        match (allow, some_denied) {
+            (true, false) => Grant::All,
+            (true, true) => Grant::PerMessage,
+            (false, _) => Grant::Denied,
+        }
+    }
 }
 
-/// A configured rule's verdict, if it applies.
-fn rule_answer(rule: &Rule, ctx: &Context, action: Action, topic: &[&str]) -> Option<bool> {
+/// A configured rule's verdict (allow?) and its filter with `%u` and `%c` substituted, if the
+/// rule applies to this client and action.
+fn applicable(rule: &Rule, ctx: &Context, action: Action) -> Option<(bool, String)> {
     let access = matches!(
         (rule.access, action),
         (RuleAccess::All, _)
@@ -140,8 +193,7 @@ fn rule_answer(rule: &Rule, ctx: &Context, action: Action, topic: &[&str]) -> Op
         .filter
         .replace("%u", ctx.user.as_deref().unwrap_or(""))
         .replace("%c", ctx.client_id.as_deref().unwrap_or(""));
-    let pattern: Vec<&str> = filter.split('/').collect();
-    covers(&pattern, topic).then_some(rule.action == RuleAction::Allow)
+    Some((rule.action == RuleAction::Allow, filter))
 }
 
 fn built_in(ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> bool {
@@ -190,9 +242,47 @@ pub fn covers(pattern: &[&str], filter: &[&str]) -> bool {
     }
 }
 
+/// Whether some topic matches both filters (split in levels).
+pub fn overlaps(a: &[&str], b: &[&str]) -> bool {
+    match (a.split_first(), b.split_first()) {
+        (Some((&"#", _)), _) | (_, Some((&"#", _))) => true,
+        (None, None) => true,
+        (Some((x, xs)), Some((y, ys))) => (*x == "+" || *y == "+" || x == y) && overlaps(xs, ys),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_overlap_when_some_topic_matches_both() {
+        let o = |a: &str, b: &str| {
+            overlaps(
+                &a.split('/').collect::<Vec<_>>(),
+                &b.split('/').collect::<Vec<_>>(),
+            )
+        };
+        for (a, b) in [
+            ("a/#", "#"),
+            ("a/#", "a"),
+            ("a/+/c", "a/b/+"),
+            ("+/x", "y/+"),
+            ("a/b", "a/b"),
+            ("a/secret/#", "a/#"),
+        ] {
+            assert!(o(a, b) && o(b, a), "{a} and {b}");
+        }
+        for (a, b) in [
+            ("a/b", "a/c"),
+            ("a/+", "a/b/c"),
+            ("a/b/#", "c/#"),
+            ("a", "a/b"),
+        ] {
+            assert!(!o(a, b) && !o(b, a), "{a} and {b}");
+        }
+    }
 
     struct Dir;
     impl Directory for Dir {

@@ -257,6 +257,74 @@ async fn a_client_id_or_user_name_with_wildcards_is_not_substituted_into_a_rule(
     assert_eq!(suback(&mut alice, "homes/alice/#").await, OK);
 }
 
+#[tokio::test]
+async fn a_deny_rule_on_a_sub_tree_holds_for_live_messages_of_a_wider_subscription() {
+    let rule = |action, access, filter: &str, who: &str| Rule {
+        action,
+        access,
+        filter: filter.into(),
+        who: who.into(),
+    };
+    use RuleAccess::{All, Publish, Subscribe};
+    use RuleAction::{Allow, Deny};
+    let s = common::start_secured(|c| {
+        site(
+            c,
+            vec![
+                rule(Deny, Subscribe, "shared/secret/#", "bob"),
+                rule(Allow, All, "shared/#", "all"),
+                rule(Deny, Subscribe, "open/private/#", "all"),
+                rule(Allow, Subscribe, "open/+/#", "all"),
+                rule(Allow, Publish, "open/#", "all"),
+            ],
+        )
+    })
+    .await;
+    let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
+    let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
+    let mut carol = V5::simple(s.mqtt, "carol").await;
+    assert_eq!(
+        suback(&mut bob, "shared/#").await,
+        OK,
+        "granted for what bob may read"
+    );
+    assert_eq!(suback(&mut alice, "shared/#").await, OK);
+    assert_eq!(
+        suback(&mut bob, "shared/secret/#").await,
+        DENIED,
+        "nothing of it"
+    );
+    assert_eq!(
+        suback(&mut carol, "open/+/x").await,
+        OK,
+        "granted, checked per message"
+    );
+    assert_eq!(
+        suback(&mut carol, "open/#").await,
+        DENIED,
+        "no rule allows all of it"
+    );
+    let mut publisher = V5::simple(s.mqtt, "publisher").await;
+    for topic in [
+        "shared/secret/x",
+        "shared/news/x",
+        "open/private/x",
+        "open/public/x",
+    ] {
+        publisher.publish_acked(topic, topic, false).await;
+    }
+    assert_eq!(
+        bob.publish().await.topic,
+        "shared/news/x",
+        "the secret one was not delivered"
+    );
+    bob.no_publish().await;
+    assert_eq!(alice.publish().await.topic, "shared/secret/x");
+    assert_eq!(alice.publish().await.topic, "shared/news/x");
+    assert_eq!(carol.publish().await.topic, "open/public/x");
+    carol.no_publish().await;
+}
+
 /// Sends a v5 CONNECT with `client_id` (and a login, if given) and returns the CONNACK's code.
 async fn connack_code(
     addr: std::net::SocketAddr,

@@ -38,6 +38,8 @@ struct Subscriber {
     client: ByteStr,
     options: SubscriptionOptions,
     id: Option<SubscriptionId>,
+    /// Granted for part of what it matches: each message is checked before it is delivered.
+    checked: bool,
 }
 
 /// What the subscription tree holds: a client's subscription or a Rust handler's.
@@ -127,6 +129,16 @@ impl Broker {
 
     pub(super) fn allowed(&self, ctx: &Context, action: Action, topic: &str) -> bool {
         self.acl.allows(ctx, action, topic, self)
+    }
+
+    /// Whether `sub` may receive a message on `topic`: always, unless it was granted for part
+    /// of its filter only.
+    fn may_receive(&self, sub: &Subscriber, topic: &str) -> bool {
+        !sub.checked
+            || self
+                .sessions
+                .get(&sub.client)
+                .is_some_and(|s| self.allowed(&s.ctx, Action::Subscribe, topic))
     }
 
     pub fn session(&self, client_id: &str) -> Option<&Session> {

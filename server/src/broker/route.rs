@@ -25,6 +25,9 @@ impl Broker {
                     return;
                 }
             };
+            if !self.may_receive(sub, topic) {
+                return;
+            }
             if let Some(group) = m.pattern.share_group() {
                 groups
                     .entry((

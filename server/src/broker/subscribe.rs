@@ -8,7 +8,7 @@ use pubzub_core::{
 };
 
 use super::{Broker, ConnId, Delivery, Message, Outgoing, Subscriber, TreeEntry, expand, session};
-use crate::acl::Action;
+use crate::acl::{Action, Grant};
 
 impl Broker {
     /// SUBSCRIBE: answers SUBACK, then sends the retained messages the options ask for.
@@ -52,11 +52,15 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            if !self.allowed(&ctx, Action::Subscribe, match_filter) {
-                tracing::debug!(site = %self.site, client = %client_id, filter = %f.filter, "subscribe denied");
-                codes.push(ReasonCode::NotAuthorized);
-                continue;
-            }
+            let checked = match self.acl.subscription(&ctx, match_filter, self) {
+                Grant::Denied => {
+                    tracing::debug!(site = %self.site, client = %client_id, filter = %f.filter, "subscribe denied");
+                    codes.push(ReasonCode::NotAuthorized);
+                    continue;
+                }
+                Grant::All => false,
+                Grant::PerMessage => true,
+            };
             // An own copy: the decoded filter shares (and would pin) the receive buffer.
             let key_str = ByteStr::from(f.filter.as_str());
             let existed = session_subs.remove(&key_str);
@@ -77,6 +81,7 @@ impl Broker {
                     client: client_id.clone(),
                     options: f.options,
                     id: sub.properties.subscription_identifier,
+                    checked,
                 }),
             );
             session_subs.insert(
