@@ -87,6 +87,8 @@ pub enum Grant {
 pub struct Acl {
     custom: Option<Arc<dyn AccessControl>>,
     rules: Vec<Rule>,
+    /// A development broker: topics outside the protected namespaces are open.
+    development: bool,
 }
 
 impl Acl {
@@ -94,7 +96,13 @@ impl Acl {
         Acl {
             custom: None,
             rules,
+            development: false,
         }
+    }
+
+    /// Opens every topic outside the protected namespaces, to publish and subscribe.
+    pub fn set_development(&mut self, development: bool) {
+        self.development = development;
     }
 
     pub fn set_custom(&mut self, custom: Arc<dyn AccessControl>) {
@@ -120,7 +128,22 @@ impl Acl {
                 return allow;
             }
         }
-        built_in(ctx, action, &levels, dir)
+        self.built_in(ctx, action, &levels, dir)
+    }
+
+    /// Whether a subscription granted [`Grant::PerMessage`] receives a message on `topic`.
+    /// Never one on `reply/...`: a call's answers reach only a subscription that names the
+    /// call, not one that reaches them through wildcards.
+    pub fn receives(&self, ctx: &Context, topic: &str, dir: &dyn Directory) -> bool {
+        !topic.starts_with("reply/") && self.allows(ctx, Action::Subscribe, topic, dir)
+    }
+
+    /// The built-in rules; on a development broker, open outside the protected namespaces.
+    fn built_in(&self, ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> bool {
+        match t.first() {
+            Some(root) if self.development && !protected(root) && !is_wildcard(root) => true,
+            _ => built_in(ctx, action, t, dir),
+        }
     }
 
     /// What a subscription to `filter` is granted. The first rule that covers the whole
@@ -151,7 +174,13 @@ impl Acl {
             }
             some_denied |= !allow && overlaps(&pattern, &levels);
         }
-        let allow = decided.unwrap_or_else(|| built_in(ctx, Action::Subscribe, &levels, dir));
+        // On a development broker a filter that starts with a wildcard reaches into the
+        // protected namespaces: granted, and checked per message.
+        let reaches_in = levels.first().is_some_and(|l| is_wildcard(l));
+        if decided.is_none() && self.development && reaches_in {
+            return Grant::PerMessage;
+        }
+        let allow = decided.unwrap_or_else(|| self.built_in(ctx, Action::Subscribe, &levels, dir));
         match (allow, some_denied) {
             (true, false) => Grant::All,
             (true, true) => Grant::PerMessage,
@@ -224,6 +253,11 @@ fn built_in(ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> b
         }
         _ => false,
     }
+}
+
+/// The namespaces whose rules hold on every broker, also a development one.
+fn protected(level: &str) -> bool {
+    matches!(level, "bridge" | "user" | "$client" | "reply")
 }
 
 fn is_wildcard(level: &str) -> bool {

@@ -34,6 +34,8 @@ pub struct Site {
     passwords: HashMap<String, String>,
     allow_anonymous: bool,
     allow_anonymous_pages: bool,
+    /// A development broker: a user name that is not configured counts as anonymous.
+    pub development: bool,
 }
 
 impl Site {
@@ -142,7 +144,8 @@ impl Hub {
 
 fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metrics>) -> Site {
     let name: Arc<str> = name.into();
-    let acl = Acl::new(site.rules.clone());
+    let mut acl = Acl::new(site.rules.clone());
+    acl.set_development(config.development);
     Site {
         broker: Mutex::new(Broker::new(
             name.clone(),
@@ -158,5 +161,6 @@ fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metr
             .collect(),
         allow_anonymous: site.allow_anonymous.unwrap_or(!config.from_file),
         allow_anonymous_pages: site.allow_anonymous_pages.unwrap_or(true),
+        development: config.development,
     }
 }

@@ -147,7 +147,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => Config::default(),
+        None => {
+            tracing::warn!(
+                "no configuration file: a development broker. Anyone may connect, and every \
+                 topic outside bridge/, user/, $client/ and reply/ is open to every client \
+                 (give --config for access rules and users)"
+            );
+            Config {
+                development: true,
+                ..Config::default()
+            }
+        }
     };
     args.apply(&mut config);
     let runtime = match tokio::runtime::Runtime::new() {

@@ -513,3 +513,68 @@ async fn tilde_topics_expand_before_the_check() {
         "site/default/news is not open"
     );
 }
+
+#[tokio::test]
+async fn a_development_broker_opens_ordinary_topics_and_keeps_the_protected_ones() {
+    let s = common::start_secured(|c| c.development = true).await;
+    let server_publish = |topic: &str| {
+        s.server
+            .as_ref()
+            .unwrap()
+            .api()
+            .publish(
+                DEFAULT_SITE,
+                topic,
+                topic.to_owned(),
+                Default::default(),
+                &pubzub_server::acl::Context::server(DEFAULT_SITE),
+            )
+            .unwrap();
+    };
+    // Anyone may connect, also with a user name nobody configured (it counts as anonymous).
+    let mut o = v5_options(s.mqtt, "stranger");
+    o.set_credentials("nobody", "whatever");
+    let (mut stranger, _) = V5::connect(o).await;
+    let mut everything = V5::simple(s.mqtt, "everything").await;
+    let mut shared = V5::simple(s.mqtt, "shared-member").await;
+    assert_eq!(suback(&mut everything, "#").await, OK);
+    assert_eq!(suback(&mut stranger, "+/1").await, OK);
+    assert_eq!(suback(&mut shared, "$share/g/#").await, OK);
+    // The protected namespaces keep their rules for explicit filters.
+    assert_eq!(suback(&mut stranger, "bridge/victim/#").await, DENIED);
+    assert_eq!(suback(&mut stranger, "user/nobody/#").await, DENIED);
+    let (mut victim, _) = V5::connect(v5_options(s.mqtt, "victim")).await;
+    // Ordinary topics are open to publish, at QoS 1 acknowledged.
+    let mut publisher = V5::simple(s.mqtt, "publisher").await;
+    assert_eq!(
+        puback(&mut publisher, "TopicA").await,
+        PubAckReason::Success
+    );
+    assert_eq!(
+        puback(&mut publisher, "sensor/1").await,
+        PubAckReason::Success
+    );
+    // What the wildcard subscribers must not get: another client's bridge topics, a user's
+    // topics, a call's answers (published by the server, which may publish anywhere).
+    for topic in [
+        "bridge/victim/public/x",
+        "user/alice/secret",
+        "reply/call-1/x",
+    ] {
+        server_publish(topic);
+    }
+    server_publish("public/after");
+    for (client, expected) in [
+        (&mut everything, vec!["TopicA", "sensor/1", "public/after"]),
+        (&mut shared, vec!["TopicA", "sensor/1", "public/after"]),
+    ] {
+        for topic in expected {
+            assert_eq!(client.publish().await.topic, topic);
+        }
+        client.no_publish().await;
+    }
+    assert_eq!(stranger.publish().await.topic, "sensor/1");
+    stranger.no_publish().await;
+    // The victim still gets what is addressed to it.
+    assert_eq!(victim.publish().await.topic, "public/x");
+}

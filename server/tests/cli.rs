@@ -16,6 +16,8 @@ struct Running {
     child: Child,
     mqtt: SocketAddr,
     http: SocketAddr,
+    /// The first line the server logged.
+    first_line: String,
 }
 
 /// Starts the binary and reads the addresses it logs.
@@ -31,12 +33,14 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let (mut mqtt, mut http) = (None, None);
+    let mut first_line = None;
     while mqtt.is_none() || http.is_none() {
         let line = tokio::time::timeout(common::WAIT, lines.next_line())
             .await
             .expect("logs in time")
             .expect("readable")
             .expect("a line before exit");
+        first_line.get_or_insert_with(|| line.clone());
         let addr = |name: &str| {
             line.split_once(&format!("{name} listening on "))
                 .and_then(|(_, a)| a.trim().parse::<SocketAddr>().ok())
@@ -49,6 +53,7 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
         child,
         mqtt: mqtt.expect("mqtt address"),
         http: http.expect("http address"),
+        first_line: first_line.unwrap_or_default(),
     }
 }
 
@@ -259,4 +264,34 @@ async fn no_log_line_shows_a_password() {
         !log.contains("correct-horse") && !log.contains("wrong-battery-staple"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn without_a_configuration_file_it_is_a_development_broker_and_says_so_first() {
+    let ports = [
+        "--http-port",
+        "0",
+        "--http-ip6",
+        "none",
+        "--mqtt-port",
+        "0",
+        "--mqtt-ip6",
+        "none",
+        "--mqtts-port",
+        "none",
+    ];
+    let r = run(&ports, &[]).await;
+    assert!(
+        r.first_line.contains("development broker"),
+        "{}",
+        r.first_line
+    );
+    // What a first-time user of a standard client does: everything, with any user name.
+    let mut o = common::v5_options(r.mqtt, "first-steps");
+    o.set_credentials("me", "anything");
+    let (mut c, _) = common::V5::connect(o).await;
+    c.subscribe("#", common::QoS::AtLeastOnce).await;
+    c.publish_acked("TopicA", "hello", false).await;
+    assert_eq!(c.publish().await.topic, "TopicA");
+    sigterm(&r.child);
 }

@@ -3,9 +3,9 @@
 // proxies that split and pack what the server sends). Every Promise settles, and nothing
 // reaches the page uncaught (the harness fails a test whose page reports an uncaught error).
 //
-// The server runs without a configuration file: an anonymous page may not subscribe to or
-// publish on another client's `bridge/<id>/...`, and a user name it does not know is refused
-// with 0x86.
+// The server runs with a configuration file (tests/support/server-control.mjs): deny by
+// default, so that an anonymous page may not subscribe to or publish on another client's
+// `bridge/<id>/...`, and a user name it does not know is refused with 0x86.
 import { after, before, test } from "node:test";
 
 import { inPage, start, stop } from "./harness.mjs";

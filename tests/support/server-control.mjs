@@ -1,4 +1,5 @@
-// Runs pubzub-server for the browser tests and lets them break it on purpose:
+// Runs pubzub-server (with a configuration file: deny by default, one user) for the browser
+// tests and lets them break it on purpose:
 //   GET /restart      stop the server and start a new one on the same port (answers when up)
 //   GET /stop         stop the server (answers when it is gone)
 //   GET /start        start it again on the same port
@@ -14,11 +15,13 @@
 // /restart and /start answer once the observer is subscribed again.
 // Prints one line, `ws=<url> control=<url>`, once everything is up. Usage:
 //   node tests/support/server-control.mjs <path to pubzub-server>
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
-import { extname, normalize } from 'node:path';
+import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
@@ -28,8 +31,15 @@ const binary = process.argv[2];
 let child;
 let port = 0;
 
+// A configuration file: deny by default, and one user (alice, password "pw-alice"), so that
+// the tests see refused logins and topics; anonymous pages are allowed, as by default.
+const dir = mkdtempSync(join(tmpdir(), 'pubzub-control-'));
+const config = join(dir, 'pubzub.toml');
+const hash = execFileSync(binary, ['hash-password'], { input: 'pw-alice\n' }).toString().trim();
+writeFileSync(config, `[sites.default]\nusers = [{ name = "alice", password_hash = "${hash}" }]\n`);
+
 async function startServer() {
-  child = spawn(binary, ['--http-port', String(port), '--http-ip6', 'none', '--mqtt-port', 'none', '--mqtts-port', 'none'], {
+  child = spawn(binary, ['--config', config, '--http-port', String(port), '--http-ip6', 'none', '--mqtt-port', 'none', '--mqtts-port', 'none'], {
     env: { ...process.env, RUST_LOG: 'warn,pubzub_server=info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -159,6 +169,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     observer.end(true);
     control.close();
     await stopServer();
+    rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   });
 }

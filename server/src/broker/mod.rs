@@ -138,7 +138,7 @@ impl Broker {
             || self
                 .sessions
                 .get(&sub.client)
-                .is_some_and(|s| self.allowed(&s.ctx, Action::Subscribe, topic))
+                .is_some_and(|s| self.acl.receives(&s.ctx, topic, self))
     }
 
     pub fn session(&self, client_id: &str) -> Option<&Session> {

@@ -100,7 +100,7 @@ impl Broker {
             };
             // Shared subscriptions get no retained messages [MQTT-3.8.4-?].
             if wants_retained && !shared {
-                retained_for.push((f.filter.match_filter().to_owned(), f.options));
+                retained_for.push((f.filter.match_filter().to_owned(), f.options, checked));
             }
         }
         let session = self.sessions.get_mut(client_id).expect("linked above");
@@ -112,13 +112,19 @@ impl Broker {
                 reason_codes: codes,
             })));
         }
-        for (filter, options) in retained_for {
+        for (filter, options, checked) in retained_for {
             let messages: Vec<Arc<Message>> = self
                 .retained
                 .matching(&filter, now)
                 .into_iter()
                 // A wildcard subscription may reach retained topics the client may not see.
-                .filter(|r| self.allowed(&ctx, Action::Subscribe, &r.topic))
+                .filter(|r| {
+                    if checked {
+                        self.acl.receives(&ctx, &r.topic, self)
+                    } else {
+                        self.allowed(&ctx, Action::Subscribe, &r.topic)
+                    }
+                })
                 .map(|r| r.message.clone())
                 .collect();
             for message in messages {

@@ -40,6 +40,12 @@ pub struct Config {
     /// unless a site allows it.
     #[serde(skip)]
     pub from_file: bool,
+    /// A development broker, as `pubzub-server` runs without `--config` (like Mosquitto 2 on
+    /// loopback): anyone may connect, also with a user name that is not configured (it then
+    /// counts as anonymous), and every topic outside the protected namespaces (`bridge/`,
+    /// `user/`, `$client/`, `reply/`) is open to publish and subscribe, `#` included.
+    #[serde(skip)]
+    pub development: bool,
 }
 
 /// The ports listeners use when the configuration names none.
@@ -60,6 +66,7 @@ impl Default for Config {
             sites: Default::default(),
             demo: false,
             from_file: false,
+            development: false,
         }
     }
 }
