@@ -350,3 +350,48 @@ async fn a_will_on_a_topic_the_client_may_not_publish_is_refused_at_registration
     c.kill();
     w.no_publish().await;
 }
+
+#[tokio::test]
+async fn wills_per_session_are_capped_and_a_replaced_or_removed_one_makes_room() {
+    use rumqttc::v5::mqttbytes::v5::{Packet as P, PubAckReason};
+    let s = common::start_with(|c| c.limits.max_wills_per_client = 3).await;
+    let mut w = presence_watcher(s.mqtt).await;
+    let mut c = V5::simple(s.mqtt, "page").await;
+    let will = |who: &str| format!(r#"{{"topic":"presence/{who}","payload":"{who}"}}"#);
+    // The attack: as many wills (each could be a megabyte) as the client likes.
+    let mut reasons = Vec::new();
+    for id in ["a", "b", "c", "d", "a"] {
+        c.client
+            .publish(
+                format!("$client/page/will/{id}"),
+                QoS::AtLeastOnce,
+                false,
+                will(id),
+            )
+            .await
+            .unwrap();
+        loop {
+            if let P::PubAck(a) = c.next().await {
+                reasons.push(a.reason);
+                break;
+            }
+        }
+    }
+    use PubAckReason::{QuotaExceeded, Success};
+    assert_eq!(
+        reasons,
+        [Success, Success, Success, QuotaExceeded, Success],
+        "d was one too many; replacing a is fine"
+    );
+    c.publish_acked("$client/page/will/b", "", false).await; // removed: room for d
+    c.publish_acked("$client/page/will/d", will("d"), false)
+        .await;
+    c.kill();
+    let mut fired: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        fired.push(String::from_utf8_lossy(&w.publish().await.topic).into_owned());
+    }
+    fired.sort();
+    assert_eq!(fired, ["presence/a", "presence/c", "presence/d"]);
+    w.no_publish().await;
+}

@@ -294,9 +294,13 @@ impl Broker {
                     tracing::debug!(client = %client_id, topic = %w.publish.topic, "will on a denied topic");
                     return ReasonCode::NotAuthorized;
                 }
+                let max = self.limits.max_wills_per_client;
                 let Some(session) = self.sessions.get_mut(client_id) else {
                     return ReasonCode::UnspecifiedError;
                 };
+                if !session.extra_wills.contains_key(&will_id) && session.extra_wills.len() >= max {
+                    return ReasonCode::QuotaExceeded;
+                }
                 session.extra_wills.insert(will_id, w);
                 ReasonCode::Success
             }

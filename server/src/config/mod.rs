@@ -265,6 +265,9 @@ pub struct Limits {
     /// The longest session expiry interval granted (seconds); also the expiry of a 3.1.1
     /// persistent session.
     pub max_session_expiry: u32,
+    /// Wills a session may register on `$client/<id>/will/<willId>` (each up to a packet);
+    /// past it the registration gets 0x97 (quota exceeded).
+    pub max_wills_per_client: usize,
 }
 
 impl Default for Limits {
@@ -283,6 +286,7 @@ impl Default for Limits {
             max_queued_messages: 1000,
             max_outgoing_qos0: 1000,
             max_session_expiry: 24 * 3600,
+            max_wills_per_client: 16,
         }
     }
 }
