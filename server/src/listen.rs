@@ -164,15 +164,25 @@ async fn websocket(
         host,
         peer,
     };
+    // The client must offer the `mqtt` subprotocol, and the server selects it
+    // [MQTT-6.0.0-3], [MQTT-6.0.0-4]; anything else is not an MQTT client.
+    let ws = ws.protocols(["mqtt"]);
+    if ws.selected_protocol().is_none() {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "MQTT over WebSocket needs the subprotocol \"mqtt\" (Sec-WebSocket-Protocol)\n",
+        )
+            .into_response();
+    }
     // Room for the largest packet plus the frame header; MQTT does its own size check.
     let max = state.hub.limits.max_packet_size as usize + 16;
-    ws.protocols(["mqtt"])
-        .max_message_size(max)
+    ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
             connection::serve(state.hub, WsIn(stream), WsOut(sink), origin).await;
         })
+        .into_response()
 }
 
 /// Serves HTTP until `stop` turns true.

@@ -1,5 +1,5 @@
-//! MQTT over WebSocket at the byte level: the subprotocol, packets split across frames and
-//! frames holding several packets, and text frames refused.
+//! MQTT over WebSocket at the byte level: the subprotocol (required), packets split across
+//! frames and frames holding several packets, and text frames refused.
 
 mod common;
 
@@ -144,4 +144,37 @@ async fn a_text_frame_closes_the_connection() {
         matches!(next, None | Some(Err(_)) | Some(Ok(Message::Close(_)))),
         "expected the connection to close, got {next:?}"
     );
+}
+
+#[tokio::test]
+async fn an_upgrade_without_the_mqtt_subprotocol_is_refused() {
+    let s = common::start().await;
+    for offered in [None, Some("foo"), Some("mqttv3.1"), Some("mqtt-ish, foo")] {
+        let mut req = format!("ws://{}/mqtt-transport", s.http)
+            .into_client_request()
+            .unwrap();
+        if let Some(p) = offered {
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 400, "{offered:?}");
+            }
+            other => panic!(
+                "{offered:?}: expected HTTP 400, got {:?}",
+                other.map(|(_, r)| r)
+            ),
+        }
+    }
+    // "mqtt" among others is selected.
+    let mut req = format!("ws://{}/mqtt-transport", s.http)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "foo, mqtt".parse().unwrap());
+    let (_ws, response) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
+    assert_eq!(response.headers()["Sec-WebSocket-Protocol"], "mqtt");
 }
