@@ -140,3 +140,28 @@ async fn random_bytes_on_many_connections_do_not_disturb_a_healthy_client() {
     late.publish_acked("ping/late", "ok", false).await;
     assert_eq!(healthy.publish().await.payload, "ok");
 }
+
+#[tokio::test]
+async fn a_qos0_message_the_server_will_not_route_ends_the_connection_with_its_reason() {
+    let s = common::start_with(|c| {
+        c.limits.max_topic_levels = 3;
+        c.limits.max_topic_length = 20;
+    })
+    .await;
+    let mut bystander = V5::simple(s.mqtt, "bystander").await;
+    bystander.subscribe("#", QoS::AtMostOnce).await;
+    // PUBLISH QoS 0 on a/b/c/d (four levels), then on a topic of 21 bytes.
+    for topic in ["a/b/c/d", "abcdefghijklmnopqrstu"] {
+        let mut bytes = vec![0x30, (2 + topic.len() + 1 + 1) as u8, 0, topic.len() as u8];
+        bytes.extend_from_slice(topic.as_bytes());
+        bytes.extend_from_slice(&[0, b'x']); // no properties, payload "x"
+        assert_eq!(
+            reason_for(s.mqtt, &bytes).await,
+            Some(ReasonCode::TopicNameInvalid),
+            "{topic}"
+        );
+    }
+    // At QoS 1 the PUBACK says so and the connection stays (session.rs); others carry on.
+    bystander.publish_acked("a/b/c", "fine", false).await;
+    assert_eq!(bystander.publish().await.topic, "a/b/c");
+}

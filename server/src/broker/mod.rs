@@ -185,6 +185,11 @@ impl Broker {
         }
 
         let reason = self.accept_publish(client_id, publish, now);
+        if packet_id.is_none() && reason == ReasonCode::TopicNameInvalid {
+            // A QoS 0 message the server will not route (too long, too many levels) has no
+            // acknowledgement to say so in: the connection ends with the reason code.
+            return Err(reason);
+        }
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
