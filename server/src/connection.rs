@@ -255,6 +255,8 @@ async fn read_connect<I: Inbound>(
 ) -> Result<pubzub_core::Connect, Option<(ReasonCode, ProtocolVersion)>> {
     let deadline = Instant::now() + hub.limits.connect_timeout();
     loop {
+        // Read before decoding, which takes the packet's bytes out of `buf`.
+        let level = connect_level(buf);
         match decoder.decode(buf) {
             Ok(Some(Packet::Connect(c))) => return Ok(*c),
             Ok(Some(_)) => return Err(None), // [MQTT-3.1.0-1]
@@ -262,6 +264,9 @@ async fn read_connect<I: Inbound>(
             Err(e @ DecodeError::UnsupportedProtocolVersion(_)) => {
                 return Err(Some((e.reason_code(), ProtocolVersion::V311)));
             }
+            // A 3.1.1 client gets no v5-shaped CONNACK: 3.1.1 has no return code for a
+            // malformed CONNECT, and the server closes the connection [MQTT-3.1.4-1].
+            Err(_) if level.is_some_and(|level| level < 5) => return Err(None),
             Err(e) => return Err(Some((e.reason_code(), decoder.version()))),
         }
         match tokio::time::timeout_at(deadline, inbound.recv(buf)).await {
@@ -269,6 +274,26 @@ async fn read_connect<I: Inbound>(
             _ => return Err(None),
         }
     }
+}
+
+/// The protocol level a CONNECT's bytes ask for (3 and 4 are 3.1 and 3.1.1, 5 is v5), read
+/// past the fixed header and the protocol name, for a CONNECT too broken to decode.
+fn connect_level(bytes: &[u8]) -> Option<u8> {
+    if bytes.first()? >> 4 != 1 {
+        return None;
+    }
+    let mut at = 1;
+    while *bytes.get(at)? & 0x80 != 0 {
+        at += 1;
+        if at > 4 {
+            return None;
+        }
+    }
+    let name_len = usize::from(u16::from_be_bytes([
+        *bytes.get(at + 1)?,
+        *bytes.get(at + 2)?,
+    ]));
+    bytes.get(at + 3 + name_len).copied()
 }
 
 /// The per-connection state the reader keeps between packets.

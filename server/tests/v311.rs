@@ -165,3 +165,33 @@ async fn v311_empty_client_id_needs_a_clean_session() {
         other => panic!("expected CONNACK 2, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_malformed_v311_connect_gets_no_v5_shaped_connack() {
+    use tokio::io::AsyncReadExt;
+    let s = common::start().await;
+    // CONNECT 3.1.1 with the reserved connect flag set (malformed), and the same as v5.
+    let v311: &[u8] = &[
+        0x10, 0x0C, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x03, 0, 30, 0, 0,
+    ];
+    let v5: &[u8] = &[
+        0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x03, 0, 30, 0, 0, 0,
+    ];
+    let mut answers = Vec::new();
+    for connect in [v311, v5] {
+        let mut raw = common::Raw::open(s.mqtt).await;
+        raw.send_bytes(connect).await;
+        let mut got = Vec::new();
+        tokio::time::timeout(common::WAIT, raw.stream.read_to_end(&mut got))
+            .await
+            .expect("the server closes the connection")
+            .ok();
+        answers.push(got);
+    }
+    assert_eq!(answers[0], b"", "3.1.1 has no return code for it: closed");
+    assert_eq!(
+        answers[1],
+        [0x20, 0x03, 0, 0x81, 0],
+        "v5: CONNACK 0x81 malformed"
+    );
+}
