@@ -315,7 +315,10 @@ impl Conn<'_> {
         match packet {
             Packet::Publish(p) => return self.publish(p),
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => {
-                self.site.broker().ack(client, conn, packet, now);
+                if let Err(code) = self.site.broker().ack(client, conn, packet, now) {
+                    let why = "the wrong acknowledgement for a message in flight".to_owned();
+                    return Some(Close::Violation(code, why));
+                }
             }
             Packet::Subscribe(s) => {
                 if let Err(code) = self.site.broker().subscribe(client, conn, s, now) {

@@ -165,3 +165,75 @@ async fn a_qos0_message_the_server_will_not_route_ends_the_connection_with_its_r
     bystander.publish_acked("a/b/c", "fine", false).await;
     assert_eq!(bystander.publish().await.topic, "a/b/c");
 }
+
+/// A raw v5 client subscribed to `t` at `qos`, after its SUBACK.
+async fn raw_subscriber(addr: std::net::SocketAddr, id: &str, qos: pubzub_core::QoS) -> Raw {
+    let (mut raw, _) = Raw::connect(addr, id).await;
+    raw.send(Packet::Subscribe(pubzub_core::Subscribe {
+        packet_id: pubzub_core::PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        filters: vec![pubzub_core::SubscribeFilter {
+            filter: pubzub_core::TopicFilter::new("t").unwrap(),
+            options: pubzub_core::SubscriptionOptions {
+                qos,
+                ..Default::default()
+            },
+        }],
+    }))
+    .await;
+    assert!(matches!(raw.recv().await, Some(Packet::SubAck(_))));
+    raw
+}
+
+#[tokio::test]
+async fn the_wrong_acknowledgement_for_a_message_in_flight_is_a_protocol_error() {
+    use pubzub_core::{Ack, QoS as Q};
+    let s = common::start().await;
+    let mut publisher = V5::simple(s.mqtt, "publisher").await;
+    // PUBCOMP or PUBREC for a QoS 1 delivery, PUBACK or PUBCOMP (before PUBREC) for a QoS 2 one.
+    let wrong: [(Q, fn(Ack) -> Packet); 4] = [
+        (Q::AtLeastOnce, Packet::PubComp),
+        (Q::AtLeastOnce, Packet::PubRec),
+        (Q::ExactlyOnce, Packet::PubAck),
+        (Q::ExactlyOnce, Packet::PubComp),
+    ];
+    for (i, (qos, ack)) in wrong.into_iter().enumerate() {
+        let mut raw = raw_subscriber(s.mqtt, &format!("sub-{i}"), qos).await;
+        let level = if qos == Q::AtLeastOnce {
+            QoS::AtLeastOnce
+        } else {
+            QoS::ExactlyOnce
+        };
+        publisher
+            .client
+            .publish("t", level, false, "x")
+            .await
+            .unwrap();
+        let id = match raw.recv().await {
+            Some(Packet::Publish(p)) => p.packet_id.expect("QoS > 0"),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        };
+        raw.send(ack(Ack::new(id))).await;
+        let mut reason = None;
+        while let Some(p) = raw.recv().await {
+            if let Packet::Disconnect(d) = p {
+                reason = Some(d.reason_code);
+            }
+        }
+        assert_eq!(reason, Some(ReasonCode::ProtocolError), "case {i}");
+    }
+    // The right ones, and the others, carry on.
+    let mut raw = raw_subscriber(s.mqtt, "right", Q::AtLeastOnce).await;
+    publisher
+        .client
+        .publish("t", QoS::AtLeastOnce, false, "y")
+        .await
+        .unwrap();
+    let Some(Packet::Publish(p)) = raw.recv().await else {
+        panic!("PUBLISH")
+    };
+    raw.send(Packet::PubAck(Ack::new(p.packet_id.unwrap())))
+        .await;
+    publisher.publish_acked("t", "z", false).await;
+    assert!(matches!(raw.recv().await, Some(Packet::Publish(_))));
+}

@@ -330,12 +330,29 @@ impl Broker {
     }
 
     /// PUBACK, PUBREC, PUBREL or PUBCOMP from the client.
-    pub fn ack(&mut self, client_id: &ByteStr, conn: ConnId, packet: Packet, now: Timestamp) {
+    /// A PUBACK, PUBREC, PUBREL or PUBCOMP from the client. The wrong acknowledgement for a
+    /// message in flight (PUBCOMP for a QoS 1 delivery) is a protocol error: `Err(0x82)`.
+    pub fn ack(
+        &mut self,
+        client_id: &ByteStr,
+        conn: ConnId,
+        packet: Packet,
+        now: Timestamp,
+    ) -> Result<(), ReasonCode> {
         let max_qos0 = self.limits.max_outgoing_qos0;
         let metrics = self.metrics.clone();
         let Some(session) = self.linked(client_id, conn) else {
-            return;
+            return Ok(());
         };
+        let expected = match &packet {
+            Packet::PubAck(a) => session.expects(4, a.packet_id),
+            Packet::PubRec(a) => session.expects(5, a.packet_id),
+            Packet::PubComp(a) => session.expects(7, a.packet_id),
+            _ => true,
+        };
+        if !expected {
+            return Err(ReasonCode::ProtocolError);
+        }
         match packet {
             Packet::PubAck(ack) | Packet::PubComp(ack) if session.complete(ack.packet_id) => {
                 session.flush(now, max_qos0, &metrics);
@@ -357,6 +374,7 @@ impl Broker {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Sends DISCONNECT with `code` to a v5 client and closes its connection.

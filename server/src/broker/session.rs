@@ -263,6 +263,21 @@ impl Session {
         }
     }
 
+    /// Whether `kind` (PUBACK 4, PUBREC 5, PUBCOMP 7) is the acknowledgement the in-flight
+    /// message `packet_id` waits for: PUBACK for QoS 1, PUBREC then PUBCOMP for QoS 2. One
+    /// for no message in flight is not wrong (a late duplicate).
+    pub fn expects(&self, kind: u8, packet_id: PacketId) -> bool {
+        let Some(f) = self.inflight.iter().find(|f| f.packet_id == packet_id) else {
+            return true;
+        };
+        match (f.delivery.qos, kind) {
+            (QoS::AtLeastOnce, 4) => true,
+            (QoS::ExactlyOnce, 5) => !f.released,
+            (QoS::ExactlyOnce, 7) => f.released,
+            _ => false,
+        }
+    }
+
     /// PUBREC: answer PUBREL. A PUBREC with an error code ends the exchange [MQTT-4.3.3].
     pub fn received(&mut self, ack: &Ack) {
         let Some(i) = self
