@@ -191,7 +191,8 @@ async fn the_wrong_acknowledgement_for_a_message_in_flight_is_a_protocol_error()
     let s = common::start().await;
     let mut publisher = V5::simple(s.mqtt, "publisher").await;
     // PUBCOMP or PUBREC for a QoS 1 delivery, PUBACK or PUBCOMP (before PUBREC) for a QoS 2 one.
-    let wrong: [(Q, fn(Ack) -> Packet); 4] = [
+    type MakeAck = fn(Ack) -> Packet;
+    let wrong: [(Q, MakeAck); 4] = [
         (Q::AtLeastOnce, Packet::PubComp),
         (Q::AtLeastOnce, Packet::PubRec),
         (Q::ExactlyOnce, Packet::PubAck),
