@@ -118,3 +118,39 @@ async fn unsupported_protocol_level_gets_connack_0x84() {
     }
     assert!(raw.recv().await.is_none());
 }
+
+#[tokio::test]
+async fn the_connack_respects_the_clients_maximum_packet_size() {
+    let s = common::start().await;
+    let size = |ack: &pubzub_core::ConnAck| {
+        pubzub_core::encoded_len(
+            &Packet::ConnAck(ack.clone()),
+            pubzub_core::ProtocolVersion::V5,
+        )
+        .unwrap()
+    };
+    let (_raw, full) = Raw::connect(s.mqtt, "").await;
+    let limit = 60;
+    assert!(
+        size(&full) > limit,
+        "the usual CONNACK is {} bytes",
+        size(&full)
+    );
+    let mut connect = common::connect_packet("");
+    connect.properties.maximum_packet_size = std::num::NonZeroU32::new(limit as u32);
+    let (_raw, small) = Raw::connect_with(s.mqtt, connect).await;
+    assert_eq!(small.reason_code, ReasonCode::Success);
+    assert!(
+        size(&small) <= limit,
+        "{} bytes [MQTT-3.1.2-24]",
+        size(&small)
+    );
+    assert!(
+        small.properties.user_properties.is_empty(),
+        "the user properties went first"
+    );
+    assert!(
+        small.properties.assigned_client_identifier.is_some(),
+        "what the client needs stays"
+    );
+}

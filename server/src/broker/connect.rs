@@ -221,11 +221,21 @@ impl Broker {
                 session.routing_id.clone(),
             ));
         }
-        let ack = ConnAck {
+        let mut ack = ConnAck {
             session_present,
             reason_code: ReasonCode::Success,
             properties: props,
         };
+        // The client's Maximum Packet Size holds for the CONNACK too [MQTT-3.1.2-24]: the
+        // user properties (the routing id) go first [MQTT-3.2.2-20].
+        let fits = |ack: &ConnAck| {
+            pubzub_core::encoded_len(&Packet::ConnAck(ack.clone()), version)
+                .is_ok_and(|n| n <= max_packet_size)
+        };
+        if !fits(&ack) {
+            ack.properties.user_properties.clear();
+            ack.properties.reason_string = None;
+        }
         if let Some(link) = &session.link {
             link.send(Outgoing::packet(Packet::ConnAck(ack)));
         }
