@@ -148,6 +148,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         Ok(login) => login,
         Err(code) => {
             Metrics::inc(&hub.metrics.refused_connections);
+            tracing::info!(%peer, user = ?connect.username.as_deref(), "login refused: reason {:#04x}", code as u8);
             refuse(outbound, code, connect.protocol).await;
             return;
         }
@@ -166,13 +167,26 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
     ));
 
     let now = hub.now();
+    let user_name = user.as_deref().unwrap_or("(anonymous)").to_owned();
     let accepted = site.broker().connect(connect, user, tx.clone(), qos0, now);
-    let Ok(accepted) = accepted else {
-        drop(tx);
-        let _ = writer.await;
-        return;
+    let accepted = match accepted {
+        Ok(accepted) => accepted,
+        Err(code) => {
+            tracing::info!(%peer, site = %site.name, user = %user_name, "connection refused: reason {:#04x}", code as u8);
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
     };
-    tracing::debug!(%peer, client = %accepted.client_id, "connected");
+    tracing::info!(
+        %peer,
+        client = %accepted.client_id,
+        user = %user_name,
+        site = %site.name,
+        version = ?version,
+        transport = ?origin.transport,
+        "connected"
+    );
     let mut conn = Conn {
         hub,
         site: &site,
@@ -221,9 +235,18 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         let mut broker = site.broker();
         match close {
             Close::Client(ending, expiry) => {
+                let how = match ending {
+                    Ending::Normal => "disconnected",
+                    Ending::WithWill => "disconnected with its will (DISCONNECT 0x04)",
+                    Ending::Lost => "connection lost",
+                };
+                tracing::info!(%peer, %client, "{how}");
                 broker.disconnected(client, accepted.conn, ending, expiry, now)
             }
-            Close::Server => broker.disconnected(client, accepted.conn, Ending::Lost, None, now),
+            Close::Server => {
+                tracing::info!(%peer, %client, "closed by the server (taken over, or shutting down)");
+                broker.disconnected(client, accepted.conn, Ending::Lost, None, now)
+            }
             Close::Violation(code, why) => {
                 Metrics::inc(&hub.metrics.protocol_errors);
                 tracing::info!(%peer, %client, "closing connection: {why} (reason {:#04x})", code as u8);

@@ -12,7 +12,12 @@ use tracing_subscriber::EnvFilter;
 
 /// pubzub's central MQTT v5 / 3.1.1 broker: WebSocket for pages, TCP and TLS for the rest.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Logging: RUST_LOG sets what is logged (default \"info\"; e.g. \
+                  \"warn,pubzub_server=debug\"), NO_COLOR=1 turns colours off (they are off \
+                  anyway when the output is not a terminal)."
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Subcommand>,
@@ -67,6 +72,42 @@ struct Args {
     /// Run the demo's simulated truck fleet (public/truck/...).
     #[arg(long, env = "PUBZUB_DEMO")]
     demo: bool,
+    /// How log lines look: "text" (default) or "json" (one object per line).
+    #[arg(long, env = "PUBZUB_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logging to stdout: RUST_LOG's filter (an invalid one is reported, and "info" used), colours
+/// only on a terminal and without NO_COLOR, text or JSON lines.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let (filter, invalid) = match std::env::var("RUST_LOG") {
+        Ok(spec) => match EnvFilter::try_new(&spec) {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                EnvFilter::new("info"),
+                Some(format!("invalid RUST_LOG \"{spec}\": {e}; logging at info")),
+            ),
+        },
+        Err(_) => (EnvFilter::new("info"), None),
+    };
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    if let Some(why) = invalid {
+        tracing::warn!("{why}");
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -130,12 +171,8 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    init_logging(args.log_format);
     if let Some(Subcommand::HashPassword) = args.command {
         return hash_password();
     }

@@ -295,3 +295,111 @@ async fn without_a_configuration_file_it_is_a_development_broker_and_says_so_fir
     assert_eq!(c.publish().await.topic, "TopicA");
     sigterm(&r.child);
 }
+
+/// Every line the binary logs while a client connects and disconnects, for `args` and `env`
+/// (RUST_LOG and NO_COLOR are left as given: the output is a pipe, not a terminal).
+async fn logs_of(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let mut all_args = vec![
+        "--http-port",
+        "none",
+        "--mqtt-port",
+        "0",
+        "--mqtt-ip6",
+        "none",
+        "--mqtts-port",
+        "none",
+    ];
+    all_args.extend_from_slice(args);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+        .args(&all_args)
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mqtt = loop {
+        let line = tokio::time::timeout(common::WAIT, lines.next_line())
+            .await
+            .expect("logs in time")
+            .unwrap()
+            .expect("a line before exit");
+        seen.push(line.clone());
+        // `... listening on 127.0.0.1:1883`, as text or inside a JSON string.
+        let addr = line.split("listening on ").nth(1).map(|a| {
+            a.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect::<String>()
+        });
+        if let Some(addr) = addr.and_then(|a| a.parse::<SocketAddr>().ok()) {
+            break addr;
+        }
+    };
+    let c = V5::simple(mqtt, "log-watcher").await;
+    c.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sigterm(&child);
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(common::WAIT, lines.next_line()).await {
+        seen.push(line);
+    }
+    let _ = child.wait().await;
+    seen
+}
+
+#[tokio::test]
+async fn logs_like_a_broker_without_colours_in_a_pipe_as_text_or_json() {
+    let text = logs_of(&[], &[]).await;
+    assert!(
+        !text.iter().any(|l| l.contains('\x1b')),
+        "no ANSI codes in a pipe: {text:?}"
+    );
+    let connected = text
+        .iter()
+        .find(|l| l.contains("connected") && l.contains("log-watcher"))
+        .expect("a connect line");
+    for part in [
+        "user=(anonymous)",
+        "site=default",
+        "version=V5",
+        "transport=Tcp",
+        "peer=127.0.0.1:",
+    ] {
+        assert!(connected.contains(part), "{part} in {connected}");
+    }
+    assert!(
+        text.iter()
+            .any(|l| l.contains("log-watcher") && l.contains("disconnected")),
+        "{text:?}"
+    );
+
+    let json = logs_of(&["--log-format", "json"], &[]).await;
+    for line in &json {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        json.iter()
+            .any(|l| l.contains("\"client\":\"log-watcher\"")),
+        "{json:?}"
+    );
+
+    let invalid = logs_of(&[], &[("RUST_LOG", "pubzub_server=loud")]).await;
+    assert!(invalid[0].contains("invalid RUST_LOG"), "{}", invalid[0]);
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("RUST_LOG") && help.contains("--log-format"),
+        "{help}"
+    );
+}
