@@ -90,6 +90,14 @@ impl Server {
             (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
             _ => None,
         };
+        for (what, dir) in [("www_dir", &config.www_dir), ("pkg_dir", &config.pkg_dir)] {
+            if !dir.is_dir() {
+                tracing::warn!(
+                    "{what} {} is not a folder: nothing is served from it",
+                    dir.display()
+                );
+            }
+        }
         let app = listen::http_app(hub.clone(), &config.www_dir, &config.pkg_dir);
 
         let mut http = Vec::new();

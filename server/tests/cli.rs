@@ -18,11 +18,22 @@ struct Running {
     http: SocketAddr,
     /// The first line the server logged.
     first_line: String,
+    /// Every line up to the listeners'.
+    early: Vec<String>,
 }
 
 /// Starts the binary and reads the addresses it logs.
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pubzub-server"))
+    run_in(None, args, env).await
+}
+
+/// [`run`] in the working directory `cwd`.
+async fn run_in(cwd: Option<&std::path::Path>, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pubzub-server"));
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
@@ -34,6 +45,7 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let (mut mqtt, mut http) = (None, None);
     let mut first_line = None;
+    let mut early = Vec::new();
     while mqtt.is_none() || http.is_none() {
         let line = tokio::time::timeout(common::WAIT, lines.next_line())
             .await
@@ -41,6 +53,7 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
             .expect("readable")
             .expect("a line before exit");
         first_line.get_or_insert_with(|| line.clone());
+        early.push(line.clone());
         let addr = |name: &str| {
             line.split_once(&format!("{name} listening on "))
                 .and_then(|(_, a)| a.trim().parse::<SocketAddr>().ok())
@@ -54,6 +67,7 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Running {
         mqtt: mqtt.expect("mqtt address"),
         http: http.expect("http address"),
         first_line: first_line.unwrap_or_default(),
+        early,
     }
 }
 
@@ -402,4 +416,59 @@ async fn logs_like_a_broker_without_colours_in_a_pipe_as_text_or_json() {
         help.contains("RUST_LOG") && help.contains("--log-format"),
         "{help}"
     );
+}
+
+#[tokio::test]
+async fn the_pages_are_found_from_another_folder_and_a_missing_one_is_a_warning() {
+    let ports = [
+        "--http-port",
+        "0",
+        "--http-ip6",
+        "none",
+        "--mqtt-port",
+        "0",
+        "--mqtt-ip6",
+        "none",
+        "--mqtts-port",
+        "none",
+    ];
+    let elsewhere = tempfile::tempdir().unwrap();
+    // Without a file: the repository's www/ and pkg-js/, whatever the working directory.
+    let r = run_in(Some(elsewhere.path()), &ports, &[]).await;
+    let repo_index =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../www/index.html")).unwrap();
+    assert_eq!(
+        get(r.http, "/").await,
+        ("HTTP/1.1 200 OK".into(), repo_index)
+    );
+    assert_eq!(get(r.http, "/pkg/package.json").await.0, "HTTP/1.1 200 OK");
+    sigterm(&r.child);
+    // In a file, relative to the file; a folder that is not there is a warning.
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::create_dir(conf.path().join("site")).unwrap();
+    std::fs::write(
+        conf.path().join("site/index.html"),
+        "<h1>from the file's folder</h1>",
+    )
+    .unwrap();
+    let file = conf.path().join("pubzub.toml");
+    std::fs::write(&file, "www_dir = \"site\"\npkg_dir = \"no-such-folder\"\n").unwrap();
+    let mut args = vec!["--config", file.to_str().unwrap()];
+    args.extend_from_slice(&ports);
+    let r = run_in(Some(elsewhere.path()), &args, &[]).await;
+    assert_eq!(
+        get(r.http, "/").await,
+        (
+            "HTTP/1.1 200 OK".into(),
+            "<h1>from the file's folder</h1>".into()
+        )
+    );
+    assert!(
+        r.early.iter().any(|l| l.contains("pkg_dir")
+            && l.contains("no-such-folder")
+            && l.contains("not a folder")),
+        "{:?}",
+        r.early
+    );
+    sigterm(&r.child);
 }

@@ -26,9 +26,11 @@ pub struct Config {
     /// MQTT over TLS; only started when `tls.cert` and `tls.key` are set.
     pub mqtts: Listener,
     pub tls: Tls,
-    /// Folder served at `/`.
+    /// Folder served at `/`. In a file, a relative path is relative to the file; by default
+    /// the repository's `www/`, wherever the binary runs from.
     pub www_dir: PathBuf,
-    /// The npm package folder, served at `/pkg/` (its `dist/` and `wasm/`).
+    /// The npm package folder, served at `/pkg/` (its `dist/` and `wasm/`); by default the
+    /// repository's `pkg-js/`.
     pub pkg_dir: PathBuf,
     pub limits: Limits,
     /// `[sites.<name>]`; a site named "default" always exists and takes every connection no
@@ -60,8 +62,8 @@ impl Default for Config {
             mqtt: Listener::default(),
             mqtts: Listener::default(),
             tls: Tls::default(),
-            www_dir: PathBuf::from("www"),
-            pkg_dir: PathBuf::from("pkg-js"),
+            www_dir: in_repository("www"),
+            pkg_dir: in_repository("pkg-js"),
             limits: Limits::default(),
             sites: Default::default(),
             demo: false,
@@ -69,6 +71,12 @@ impl Default for Config {
             development: false,
         }
     }
+}
+
+/// `name` in the repository this binary was built from (an absolute path).
+fn in_repository(name: &str) -> PathBuf {
+    let server = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    server.parent().unwrap_or(server).join(name)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +104,14 @@ impl Config {
             source: Box::new(source),
         })?;
         config.from_file = true;
+        // The file's folders are the file's: found wherever the binary runs from.
+        if let Some(base) = path.parent() {
+            for dir in [&mut config.www_dir, &mut config.pkg_dir] {
+                if dir.is_relative() {
+                    *dir = base.join(&*dir);
+                }
+            }
+        }
         Ok(config)
     }
 
