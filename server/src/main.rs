@@ -63,18 +63,88 @@ struct Args {
     /// The npm package folder, served at /pkg/.
     #[arg(long, env = "PUBZUB_PKG_DIR")]
     pkg_dir: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Run the demo's simulated truck fleet (public/truck/...); `--demo=false` turns off what
+    /// the file turned on.
+    #[arg(long, env = "PUBZUB_DEMO", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    demo: Option<bool>,
+    /// How log lines look: "text" (default) or "json" (one object per line).
+    #[arg(long, env = "PUBZUB_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// Every `[limits]` setting of the file, as a flag and a `PUBZUB_*` variable (see
+/// pubzub.example.toml for what each means).
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
     /// Largest packet accepted (bytes).
     #[arg(long, env = "PUBZUB_MAX_PACKET_SIZE")]
     max_packet_size: Option<u32>,
     /// Most simultaneous connections.
     #[arg(long, env = "PUBZUB_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
-    /// Run the demo's simulated truck fleet (public/truck/...).
-    #[arg(long, env = "PUBZUB_DEMO")]
-    demo: bool,
-    /// How log lines look: "text" (default) or "json" (one object per line).
-    #[arg(long, env = "PUBZUB_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
+    /// Seconds a new connection has to send CONNECT.
+    #[arg(long, env = "PUBZUB_CONNECT_TIMEOUT")]
+    connect_timeout: Option<u64>,
+    /// The longest keep alive a client may ask for (seconds).
+    #[arg(long, env = "PUBZUB_MAX_KEEP_ALIVE")]
+    max_keep_alive: Option<u16>,
+    /// Unacknowledged QoS 1/2 messages a client may send.
+    #[arg(long, env = "PUBZUB_RECEIVE_MAXIMUM")]
+    receive_maximum: Option<u16>,
+    /// Topic aliases a client may use.
+    #[arg(long, env = "PUBZUB_TOPIC_ALIAS_MAXIMUM")]
+    topic_alias_maximum: Option<u16>,
+    /// Levels of a topic or filter.
+    #[arg(long, env = "PUBZUB_MAX_TOPIC_LEVELS")]
+    max_topic_levels: Option<usize>,
+    /// Bytes of a topic or filter.
+    #[arg(long, env = "PUBZUB_MAX_TOPIC_LENGTH")]
+    max_topic_length: Option<usize>,
+    /// Subscriptions of one session.
+    #[arg(long, env = "PUBZUB_MAX_SUBSCRIPTIONS_PER_CLIENT")]
+    max_subscriptions_per_client: Option<usize>,
+    /// Messages per second a client may publish (0: unlimited).
+    #[arg(long, env = "PUBZUB_MAX_PUBLISH_RATE")]
+    max_publish_rate: Option<u32>,
+    /// Messages kept for a session while offline or its window is full.
+    #[arg(long, env = "PUBZUB_MAX_QUEUED_MESSAGES")]
+    max_queued_messages: Option<usize>,
+    /// QoS 0 messages waiting for one slow connection.
+    #[arg(long, env = "PUBZUB_MAX_OUTGOING_QOS0")]
+    max_outgoing_qos0: Option<usize>,
+    /// The longest session expiry granted (seconds).
+    #[arg(long, env = "PUBZUB_MAX_SESSION_EXPIRY")]
+    max_session_expiry: Option<u32>,
+    /// $client/<id>/will/<willId> wills of one session.
+    #[arg(long, env = "PUBZUB_MAX_WILLS_PER_CLIENT")]
+    max_wills_per_client: Option<usize>,
+}
+
+impl LimitArgs {
+    fn apply(self, l: &mut pubzub_server::config::Limits) {
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { l.$field = v; } )* };
+        }
+        set!(
+            max_packet_size,
+            max_connections,
+            connect_timeout,
+            max_keep_alive,
+            receive_maximum,
+            topic_alias_maximum,
+            max_topic_levels,
+            max_topic_length,
+            max_subscriptions_per_client,
+            max_publish_rate,
+            max_queued_messages,
+            max_outgoing_qos0,
+            max_session_expiry,
+            max_wills_per_client
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -160,13 +230,10 @@ impl Args {
         if let Some(d) = self.pkg_dir {
             c.pkg_dir = d;
         }
-        if let Some(n) = self.max_packet_size {
-            c.limits.max_packet_size = n;
+        self.limits.apply(&mut c.limits);
+        if let Some(demo) = self.demo {
+            c.demo = demo;
         }
-        if let Some(n) = self.max_connections {
-            c.limits.max_connections = n;
-        }
-        c.demo |= self.demo;
     }
 }
 

@@ -472,3 +472,54 @@ async fn the_pages_are_found_from_another_folder_and_a_missing_one_is_a_warning(
     );
     sigterm(&r.child);
 }
+
+#[tokio::test]
+async fn every_limit_has_a_flag_and_a_variable_and_a_flag_turns_off_what_the_file_turned_on() {
+    use rumqttc::v5::mqttbytes::v5::{Packet as P, PubAckReason};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pubzub.toml");
+    std::fs::write(
+        &config,
+        "demo = true\n[limits]\nmax_topic_levels = 3\nmax_connections = 100\n\
+         [mqtt]\nport = 0\nip6 = \"none\"\n[http]\nport = 0\nip6 = \"none\"\n[mqtts]\nport = \"none\"\n\
+         [sites.default]\nallow_anonymous = true\n\
+         [[sites.default.rules]]\naction = \"allow\"\nfilter = \"#\"\n",
+    )
+    .unwrap();
+    let r = run(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--demo=false",
+            "--max-topic-levels",
+            "5",
+        ],
+        &[("PUBZUB_MAX_CONNECTIONS", "2")],
+    )
+    .await;
+    // --demo=false: no truck fleet (its readings are retained, so they would come at once).
+    let mut c = V5::simple(r.mqtt, "watcher").await;
+    c.subscribe("public/truck/#", QoS::AtLeastOnce).await;
+    c.no_publish().await;
+    // --max-topic-levels 5 over the file's 3.
+    for (topic, expected) in [
+        ("a/b/c/d/e", PubAckReason::NoMatchingSubscribers),
+        ("a/b/c/d/e/f", PubAckReason::TopicNameInvalid),
+    ] {
+        c.client
+            .publish(topic, QoS::AtLeastOnce, false, "x")
+            .await
+            .unwrap();
+        loop {
+            if let P::PubAck(a) = c.next().await {
+                assert_eq!(a.reason, expected, "{topic}");
+                break;
+            }
+        }
+    }
+    // PUBZUB_MAX_CONNECTIONS=2 over the file's 100: the third is refused.
+    let _second = V5::simple(r.mqtt, "second").await;
+    let (_raw, ack) = Raw::connect(r.mqtt, "third").await;
+    assert_eq!(ack.reason_code, ReasonCode::QuotaExceeded);
+    sigterm(&r.child);
+}
