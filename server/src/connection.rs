@@ -139,7 +139,13 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
             if let Some((code, version)) = refusal {
                 Metrics::inc(&hub.metrics.protocol_errors);
                 tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
-                refuse(outbound, code, version).await;
+                match version {
+                    Some(version) => refuse(outbound, code, version).await,
+                    None => {
+                        let mut outbound = outbound;
+                        outbound.close().await;
+                    }
+                }
             }
             return;
         }
@@ -148,7 +154,8 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         Ok(login) => login,
         Err(code) => {
             Metrics::inc(&hub.metrics.refused_connections);
-            tracing::info!(%peer, user = ?connect.username.as_deref(), "login refused: reason {:#04x}", code as u8);
+            let user = connect.username.as_deref().unwrap_or("(none)");
+            tracing::info!(%peer, %user, "login refused: reason {:#04x}", code as u8);
             refuse(outbound, code, connect.protocol).await;
             return;
         }
@@ -269,13 +276,14 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Reads until the first packet, which must be CONNECT, within the connect timeout.
-/// `Err(Some(..))`: answer CONNACK with that code in that version; `Err(None)`: just close.
+/// `Err(Some((code, version)))`: answer CONNACK with that code in that version, or without a
+/// version just close (logged and counted either way); `Err(None)`: just close.
 async fn read_connect<I: Inbound>(
     hub: &Hub,
     inbound: &mut I,
     buf: &mut BytesMut,
     decoder: &mut Decoder,
-) -> Result<pubzub_core::Connect, Option<(ReasonCode, ProtocolVersion)>> {
+) -> Result<pubzub_core::Connect, Option<(ReasonCode, Option<ProtocolVersion>)>> {
     let deadline = Instant::now() + hub.limits.connect_timeout();
     loop {
         // Read before decoding, which takes the packet's bytes out of `buf`.
@@ -285,12 +293,14 @@ async fn read_connect<I: Inbound>(
             Ok(Some(_)) => return Err(None), // [MQTT-3.1.0-1]
             Ok(None) => {}
             Err(e @ DecodeError::UnsupportedProtocolVersion(_)) => {
-                return Err(Some((e.reason_code(), ProtocolVersion::V311)));
+                return Err(Some((e.reason_code(), Some(ProtocolVersion::V311))));
             }
             // A 3.1.1 client gets no v5-shaped CONNACK: 3.1.1 has no return code for a
             // malformed CONNECT, and the server closes the connection [MQTT-3.1.4-1].
-            Err(_) if level.is_some_and(|level| level < 5) => return Err(None),
-            Err(e) => return Err(Some((e.reason_code(), decoder.version()))),
+            Err(e) if level.is_some_and(|level| level < 5) => {
+                return Err(Some((e.reason_code(), None)));
+            }
+            Err(e) => return Err(Some((e.reason_code(), Some(decoder.version())))),
         }
         match tokio::time::timeout_at(deadline, inbound.recv(buf)).await {
             Ok(Ok(n)) if n > 0 => Metrics::add(&hub.metrics.bytes_in, n as u64),

@@ -194,4 +194,5 @@ async fn a_malformed_v311_connect_gets_no_v5_shaped_connack() {
         [0x20, 0x03, 0, 0x81, 0],
         "v5: CONNACK 0x81 malformed"
     );
+    assert_eq!(s.metric("pubzub_protocol_errors_total"), 2, "both counted");
 }
