@@ -27,11 +27,15 @@ export async function startServer(...extraArgs) {
     http: `http://127.0.0.1:${ports.http}`,
     mqttPort: ports.mqtt,
     ws: `ws://127.0.0.1:${ports.http}/mqtt-transport`,
-    /** Stops the process (SIGSTOP) for `ms`: no answers, not even PINGRESP; resolves after. */
+    /**
+     * Stops the process (SIGSTOP) for `ms`: no answers, not even PINGRESP. Resolves with the
+     * time (`Date.now()`) it was woken.
+     */
     async freeze(ms) {
       child.kill("SIGSTOP");
       await new Promise((r) => setTimeout(r, ms));
       child.kill("SIGCONT");
+      return Date.now();
     },
     async stop() {
       child.kill("SIGCONT");
