@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{QoS, V5, v5_options};
+use common::{QoS, V5, rule, v5_options};
 use pubzub_server::auth::hash_password;
 use pubzub_server::config::{Config, DEFAULT_SITE, Rule, RuleAccess, RuleAction, UserConfig};
 use rumqttc::v5::mqttbytes::v5::{Packet as P, PubAckReason, SubscribeReasonCode};
@@ -36,18 +36,6 @@ async fn suback(c: &mut V5, filter: &str) -> SubscribeReasonCode {
     }
 }
 
-async fn puback(c: &mut V5, topic: &str) -> PubAckReason {
-    c.client
-        .publish(topic, QoS::AtLeastOnce, false, "x")
-        .await
-        .unwrap();
-    loop {
-        if let P::PubAck(a) = c.next().await {
-            return a.reason;
-        }
-    }
-}
-
 const OK: SubscribeReasonCode = SubscribeReasonCode::Success(QoS::AtLeastOnce);
 const DENIED: SubscribeReasonCode = SubscribeReasonCode::NotAuthorized;
 
@@ -61,14 +49,14 @@ async fn built_in_rules_for_anonymous_and_authenticated_clients() {
     assert_eq!(suback(&mut anon, "public/#").await, OK);
     assert_eq!(suback(&mut anon, "test/x").await, OK);
     assert_ne!(
-        puback(&mut anon, "public/hi").await,
+        anon.puback("public/hi", "x").await,
         PubAckReason::NotAuthorized
     );
     // Deny by default.
     assert_eq!(suback(&mut anon, "#").await, DENIED);
     assert_eq!(suback(&mut anon, "private/x").await, DENIED);
     assert_eq!(
-        puback(&mut anon, "private/x").await,
+        anon.puback("private/x", "x").await,
         PubAckReason::NotAuthorized
     );
     // `user`: authenticated users only.
@@ -79,7 +67,7 @@ async fn built_in_rules_for_anonymous_and_authenticated_clients() {
     assert_eq!(suback(&mut alice, "user/bob/#").await, DENIED);
     assert_eq!(suback(&mut anon, "user/alice/#").await, DENIED);
     assert_eq!(
-        puback(&mut anon, "user/alice/inbox").await,
+        anon.puback("user/alice/inbox", "x").await,
         PubAckReason::NotAuthorized
     );
     // reply/call-<id>/#: call responses.
@@ -109,20 +97,20 @@ async fn bridge_topics_belong_to_their_client_and_its_user() {
     assert_eq!(suback(&mut anon, "bridge/+/#").await, DENIED);
 
     assert_ne!(
-        puback(&mut phone, "bridge/alice-page/sync").await,
+        phone.puback("bridge/alice-page/sync", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(
-        puback(&mut bob, "bridge/alice-page/sync").await,
+        bob.puback("bridge/alice-page/sync", "x").await,
         PubAckReason::NotAuthorized
     );
     // Anyone may answer on reply/ and write to public/.
     assert_ne!(
-        puback(&mut bob, "bridge/alice-page/reply/7").await,
+        bob.puback("bridge/alice-page/reply/7", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_ne!(
-        puback(&mut anon, "bridge/alice-page/public/hi").await,
+        anon.puback("bridge/alice-page/public/hi", "x").await,
         PubAckReason::NotAuthorized
     );
     // The page subscribed to its bridge topics, so it gets them as subscribed, once.
@@ -132,7 +120,7 @@ async fn bridge_topics_belong_to_their_client_and_its_user() {
     page.no_publish().await;
     // A client that did not subscribe gets them without the prefix.
     assert_ne!(
-        puback(&mut anon, "bridge/bob-1/public/hey").await,
+        anon.puback("bridge/bob-1/public/hey", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(bob.publish().await.topic, "public/hey");
@@ -140,12 +128,6 @@ async fn bridge_topics_belong_to_their_client_and_its_user() {
 
 #[tokio::test]
 async fn configured_rules_with_placeholders_in_order() {
-    let rule = |action, access, filter: &str, who: &str| Rule {
-        action,
-        access,
-        filter: filter.into(),
-        who: who.into(),
-    };
     let s = common::start_secured(|c| {
         site(
             c,
@@ -177,47 +159,51 @@ async fn configured_rules_with_placeholders_in_order() {
     let mut alice = as_user(s.mqtt, "alice-1", "alice").await;
     let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
     assert_eq!(
-        puback(&mut anon, "public/announce/x").await,
+        anon.puback("public/announce/x", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_ne!(
-        puback(&mut alice, "public/announce/x").await,
+        alice.puback("public/announce/x", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_ne!(
-        puback(&mut alice, "sensors/alice/t").await,
+        alice.puback("sensors/alice/t", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(
-        puback(&mut alice, "sensors/bob/t").await,
+        alice.puback("sensors/bob/t", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(suback(&mut bob, "sensors/#").await, OK);
     assert_eq!(suback(&mut alice, "sensors/#").await, DENIED);
     assert_ne!(
-        puback(&mut anon, "clients/anon-7/status").await,
+        anon.puback("clients/anon-7/status", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(
-        puback(&mut anon, "clients/other/status").await,
+        anon.puback("clients/other/status", "x").await,
         PubAckReason::NotAuthorized
     );
 }
 
 #[tokio::test]
 async fn a_client_id_or_user_name_with_wildcards_is_not_substituted_into_a_rule() {
-    let rule = |filter: &str, who: &str| Rule {
-        action: RuleAction::Allow,
-        access: RuleAccess::Subscribe,
-        filter: filter.into(),
-        who: who.into(),
-    };
     let s = common::start_secured(|c| {
         site(
             c,
             vec![
-                rule("devices/%c/#", "all"),
-                rule("homes/%u/#", "authenticated"),
+                rule(
+                    RuleAction::Allow,
+                    RuleAccess::Subscribe,
+                    "devices/%c/#",
+                    "all",
+                ),
+                rule(
+                    RuleAction::Allow,
+                    RuleAccess::Subscribe,
+                    "homes/%u/#",
+                    "authenticated",
+                ),
             ],
         );
         let site = c.sites.get_mut(DEFAULT_SITE).unwrap();
@@ -259,12 +245,6 @@ async fn a_client_id_or_user_name_with_wildcards_is_not_substituted_into_a_rule(
 
 #[tokio::test]
 async fn a_deny_rule_on_a_sub_tree_holds_for_live_messages_of_a_wider_subscription() {
-    let rule = |action, access, filter: &str, who: &str| Rule {
-        action,
-        access,
-        filter: filter.into(),
-        who: who.into(),
-    };
     use RuleAccess::{All, Publish, Subscribe};
     use RuleAction::{Allow, Deny};
     let s = common::start_secured(|c| {
@@ -353,14 +333,7 @@ async fn a_client_id_cannot_take_a_routing_id_or_another_users_session() {
         None,
     ));
     let (mut alice, ack) = V5::connect(o).await;
-    let routing = ack
-        .properties
-        .expect("props")
-        .user_properties
-        .into_iter()
-        .find(|(k, _)| k == "cotonic-routing-id")
-        .expect("routing id")
-        .1;
+    let routing = common::routing_id(ack);
     let mut watcher = V5::simple(s.mqtt, "watcher").await;
     watcher.subscribe("public/wills/#", QoS::AtLeastOnce).await;
 
@@ -476,7 +449,7 @@ async fn tilde_topics_expand_before_the_check() {
     let mut bob = as_user(s.mqtt, "bob-1", "bob").await;
     // bob's ~user is user/bob: he cannot write to alice's inbox by expansion either.
     assert_ne!(
-        puback(&mut bob, "~user/inbox").await,
+        bob.puback("~user/inbox", "x").await,
         PubAckReason::NotAuthorized
     );
     alice.no_publish().await;
@@ -502,7 +475,7 @@ async fn tilde_topics_expand_before_the_check() {
     // ~client is bridge/<ClientId>, ~site is site/<name>.
     assert_eq!(suback(&mut alice, "~client/#").await, OK);
     assert_ne!(
-        puback(&mut bob, "bridge/alice-1/public/x").await,
+        bob.puback("bridge/alice-1/public/x", "x").await,
         PubAckReason::NotAuthorized
     );
     assert_eq!(alice.publish().await.topic, "bridge/alice-1/public/x");
@@ -546,12 +519,9 @@ async fn a_development_broker_opens_ordinary_topics_and_keeps_the_protected_ones
     let (mut victim, _) = V5::connect(v5_options(s.mqtt, "victim")).await;
     // Ordinary topics are open to publish, at QoS 1 acknowledged.
     let mut publisher = V5::simple(s.mqtt, "publisher").await;
+    assert_eq!(publisher.puback("TopicA", "x").await, PubAckReason::Success);
     assert_eq!(
-        puback(&mut publisher, "TopicA").await,
-        PubAckReason::Success
-    );
-    assert_eq!(
-        puback(&mut publisher, "sensor/1").await,
+        publisher.puback("sensor/1", "x").await,
         PubAckReason::Success
     );
     // What the wildcard subscribers must not get: another client's bridge topics, a user's

@@ -230,14 +230,7 @@ async fn qos2_resend_before_pubrel_is_delivered_once() {
 async fn bridge_topics_reach_their_client_without_a_subscription() {
     let s = common::start().await;
     let (mut page, ack) = V5::connect(v5_options(s.mqtt, "page-1")).await;
-    let routing = ack
-        .properties
-        .expect("props")
-        .user_properties
-        .into_iter()
-        .find(|(k, _)| k == "cotonic-routing-id")
-        .expect("routing id")
-        .1;
+    let routing = common::routing_id(ack);
     let other = V5::simple(s.mqtt, "server-side").await;
     other
         .client

@@ -215,15 +215,7 @@ async fn disconnect_can_change_the_session_expiry() {
 #[tokio::test]
 async fn the_routing_id_survives_a_resume() {
     let s = common::start().await;
-    let routing = |ack: rumqttc::v5::mqttbytes::v5::ConnAck| {
-        ack.properties
-            .expect("props")
-            .user_properties
-            .into_iter()
-            .find(|(k, _)| k == "cotonic-routing-id")
-            .expect("routing id on every CONNACK")
-            .1
-    };
+    let routing = common::routing_id;
     let (c, ack) = V5::connect(persistent(s.mqtt, "same", true)).await;
     let first = routing(ack);
     c.disconnect().await;

@@ -223,6 +223,25 @@ impl V5 {
         }
     }
 
+    /// Publishes at QoS 1 and returns the PUBACK's reason code; what arrives before the
+    /// PUBACK (an own PUBLISH, say) is skipped.
+    pub async fn puback(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Vec<u8>>,
+    ) -> rumqttc::v5::mqttbytes::v5::PubAckReason {
+        let payload: Vec<u8> = payload.into();
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("queued");
+        loop {
+            if let Packet::PubAck(a) = self.next().await {
+                return a.reason;
+            }
+        }
+    }
+
     /// Subscribes and waits for the SUBACK; returns its reason codes.
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Packet {
         self.client.subscribe(filter, qos).await.expect("queued");
@@ -314,6 +333,27 @@ impl Raw {
             Some(pubzub_core::Packet::ConnAck(a)) => (raw, a),
             other => panic!("expected CONNACK, got {other:?}"),
         }
+    }
+}
+
+/// The routing id a CONNACK names (user property `cotonic-routing-id`).
+pub fn routing_id(ack: ConnAck) -> String {
+    ack.properties
+        .expect("props")
+        .user_properties
+        .into_iter()
+        .find(|(k, _)| k == "cotonic-routing-id")
+        .expect("a routing id on every CONNACK")
+        .1
+}
+
+/// An access rule: `action` `access` on `filter` for `who`.
+pub fn rule(action: RuleAction, access: RuleAccess, filter: &str, who: &str) -> Rule {
+    Rule {
+        action,
+        access,
+        filter: filter.into(),
+        who: who.into(),
     }
 }
 
