@@ -12,7 +12,7 @@ import { type Bound, EMPTY, Entries, type Info } from "./entries.js";
 import { PubzubError, TimeoutError, toPubzubError } from "./errors.js";
 import { isEmpty } from "./payload.js";
 import * as persist from "./persist.js";
-import { PREFIX, Subscription, awaitAnswer, remote, settleReady } from "./subscription.js";
+import { PREFIX, Subscription, awaitAnswer, isRemote, settleReady } from "./subscription.js";
 import type { Callback, CallOptions, CreateOptions, Match, Message, Properties, PublishOptions, QoS, SubscribeOptions } from "./types.js";
 
 export { PREFIX };
@@ -59,6 +59,11 @@ function integer(options: object | undefined, key: string, max: number, fallback
     throw new PubzubError(`${key} must be an integer from 0 to ${max}`);
   }
   return v;
+}
+
+/** The `qos` option: 0 when not given; a `PubzubError` unless 0, 1 or 2. */
+export function qosOf(options: object | undefined): QoS {
+  return integer(options, "qos", 2, 0) as QoS;
 }
 
 /** The message every subscriber of one publication shares: frozen, the payload as is. */
@@ -199,7 +204,7 @@ export class Broker {
         return;
       }
       this.#make(sub, callback as Callback<string>, options);
-      if (!sub.patterns.some(remote)) settleReady(sub, undefined, sub.patterns.map(() => null));
+      if (!sub.patterns.some(isRemote)) settleReady(sub, undefined, sub.patterns.map(() => null));
     };
     this.run(make).catch((e: unknown) => {
       console.error("pubzub: subscribe failed", e);
@@ -214,8 +219,8 @@ export class Broker {
     if (!Array.isArray(patterns)) throw new PubzubError("subscribe takes a topic filter or an array of them");
     if (typeof callback !== "function") throw new PubzubError("subscribe needs a callback function");
     const handling = options === undefined ? 0 : integer(options, "retain_handling", 2, 0);
-    const qos = options === undefined ? 0 : (integer(options, "qos", 2, 0) as QoS);
-    if (patterns.some(remote)) awaitAnswer(sub);
+    const qos = qosOf(options);
+    if (patterns.some(isRemote)) awaitAnswer(sub);
     const ids: number[] = [];
     /** Entry ids and the ids of the retained messages they get, in pairs. */
     let retained: number[] | undefined;
@@ -322,7 +327,7 @@ export class Broker {
     try {
       if (typeof topic !== "string") throw new PubzubError("publish takes a topic string");
       if (topic.startsWith(PREFIX)) return this.remote(topic, payload, options);
-      const qos = options === undefined ? 0 : (integer(options, "qos", 2, 0) as QoS);
+      const qos = qosOf(options);
       this.deliver(topic, payload, qos, options?.retain === true, ownProperties(options?.properties), false);
       return DONE;
     } catch (e) {
@@ -445,7 +450,7 @@ export class Broker {
       const { timeout: _, ...rest } = options;
       const request: PublishOptions = {
         ...rest,
-        qos: options.qos ?? (remote(topic) ? 1 : 0),
+        qos: options.qos ?? (isRemote(topic) ? 1 : 0),
         retain: false,
         properties: { ...options.properties, response_topic: reply },
       };

@@ -4,8 +4,8 @@
  * and the WebSocket, and this layer turns its answers into settled Promises and local
  * deliveries.
  */
-import { Broker, type Runtime } from "./broker.js";
-import { PREFIX, type Subscription, settleReady } from "./subscription.js";
+import { Broker, type Runtime, qosOf } from "./broker.js";
+import { type Subscription, isRemote, settleReady } from "./subscription.js";
 import { PubzubError, toPubzubError } from "./errors.js";
 import { decode, encode } from "./payload.js";
 import type {
@@ -64,11 +64,6 @@ export interface BridgedRuntime extends Runtime {
   Bridge: new (hooks: Hooks) => Bridge;
 }
 
-function qosOf(options: PublishOptions | undefined): QoS {
-  const qos = options?.qos ?? 0;
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw new PubzubError("qos must be an integer from 0 to 2");
-  return qos;
-}
 
 /** Brokers that want a connection: kept alive by it, until `disconnect()`. */
 const connectedBrokers = new Set<Pubzub>();
@@ -114,7 +109,7 @@ export class Pubzub extends Broker {
   }
 
   protected override made(sub: Subscription, qos: QoS): void {
-    if (!sub.patterns.some((p) => p.startsWith(PREFIX))) return;
+    if (!sub.patterns.some(isRemote)) return;
     const id = sub.id as number;
     const onReady = (error: unknown, granted?: Granted) => {
       if (error && (error as Error).name !== "NotConnectedError") {
@@ -156,7 +151,7 @@ export class Pubzub extends Broker {
    */
   lastwill(topic: string, payload?: unknown, options: LastwillOptions = {}): Promise<number> {
     return this.run(() => {
-      if (typeof topic !== "string" || !topic.startsWith(PREFIX)) {
+      if (!isRemote(topic)) {
         throw new PubzubError("a lastwill goes to the server: its topic starts with bridge/origin/");
       }
       const qos = qosOf(options);

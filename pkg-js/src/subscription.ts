@@ -11,7 +11,7 @@ import type { Granted } from "./types.js";
 export const PREFIX = "bridge/origin/";
 
 /** Whether a pattern is the server's. */
-export const remote = (p: unknown): boolean => typeof p === "string" && p.startsWith(PREFIX);
+export const isRemote = (p: unknown): boolean => typeof p === "string" && p.startsWith(PREFIX);
 
 const readies = new WeakMap<Subscription, Promise<Granted>>();
 const settlers = new WeakMap<Subscription, (error: unknown, granted?: Granted) => void>();
