@@ -11,6 +11,7 @@ use pubzub_core::Timestamp;
 use crate::acl::Acl;
 use crate::auth::Failures;
 use crate::broker::Broker;
+use crate::budget::Budget;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::metrics::Metrics;
 
@@ -65,6 +66,8 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub failures: Failures,
+    /// Sockets open over every listener, taken at accept.
+    pub(crate) budget: Budget,
     epoch: Instant,
 }
 
@@ -91,6 +94,7 @@ impl Hub {
             metrics,
             limits: config.limits.clone(),
             failures: Failures::default(),
+            budget: Budget::new(config.limits.max_connections),
             epoch: Instant::now(),
         })
     }

@@ -13,6 +13,7 @@
 //! - [`connection`]: one client connection: decode, hand to the broker, write what it queues.
 //! - [`transport`]: TCP/TLS streams and WebSockets as plain byte pipes.
 //! - [`listen`]: accept loops and the HTTP application.
+//! - `budget`: the connection budget every listener takes a permit from at accept.
 //! - [`hub`]: the state every connection shares, and the broker's timer.
 //! - [`outbox`]: the queue from the broker to a connection's writer.
 //! - [`metrics`]: counters for `/metrics`.
@@ -32,6 +33,7 @@ pub mod acl;
 pub mod api;
 pub mod auth;
 pub mod broker;
+mod budget;
 pub mod config;
 pub mod connection;
 pub mod demo;
@@ -103,12 +105,12 @@ impl Server {
         let mut http = Vec::new();
         for listener in bind(&config.http_addrs()).await? {
             http.push(local_addr(&listener)?);
-            let (app, stop_rx) = (app.clone(), stop_rx.clone());
-            tasks.spawn(async move {
-                if let Err(e) = listen::http(listener, app, stop_rx).await {
-                    tracing::error!("HTTP listener failed: {e}");
-                }
-            });
+            tasks.spawn(listen::http(
+                listener,
+                app.clone(),
+                hub.clone(),
+                stop_rx.clone(),
+            ));
         }
         let mut mqtt = Vec::new();
         for listener in bind(&config.mqtt_addrs()).await? {

@@ -1,7 +1,6 @@
 //! Accept loops: MQTT over TCP, MQTT over TLS, and HTTP (pages, health, metrics, and MQTT over
 //! WebSocket). Each accepted connection runs [`connection::serve`] in its own task.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,14 +12,20 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use futures_util::StreamExt;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types};
+use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+use crate::budget::Budgeted;
 use crate::connection::{self, Origin};
 use crate::hub::{Hub, Transport};
+use crate::metrics::Metrics;
 use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
 
 /// The WebSocket endpoint browsers connect to.
@@ -63,28 +68,48 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts MQTT over TCP (or TLS, with `tls`) until `stop` turns true.
+/// Accepts a socket, or `None` once `stop` turns true. A failed accept (out of file
+/// descriptors and the like) is logged and retried after a pause.
+async fn accept(
+    listener: &TcpListener,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            () = stopped(stop) => return None,
+        }
+    }
+}
+
+/// Accepts MQTT over TCP (or TLS, with `tls`) until `stop` turns true. Each socket takes a
+/// permit from the connection budget first; without one it is closed at once.
 pub async fn mqtt(
     listener: TcpListener,
     hub: Arc<Hub>,
     tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: keep serving the others.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = stopped(&mut stop) => return,
+    while let Some((stream, peer)) = accept(&listener, &mut stop).await {
+        let Some(permit) = hub.budget.take() else {
+            Metrics::inc(&hub.metrics.refused_connections);
+            continue;
         };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_stream(stream, peer, hub.clone(), tls.clone()));
+        let hub = hub.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            serve_stream(stream, peer, hub, tls).await;
+            drop(permit);
+        });
     }
 }
 
@@ -185,18 +210,48 @@ async fn websocket(
         .into_response()
 }
 
-/// Serves HTTP until `stop` turns true.
+/// Serves HTTP/1.1 until `stop` turns true. Each socket takes a permit from the connection
+/// budget at accept (it stays with the socket through a WebSocket upgrade), and a client has
+/// `http_header_timeout` to send a request's headers.
 pub async fn http(
     listener: TcpListener,
     app: Router,
+    hub: Arc<Hub>,
     mut stop: watch::Receiver<bool>,
-) -> io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stopped(&mut stop).await })
-    .await
+) {
+    while let Some((stream, peer)) = accept(&listener, &mut stop).await {
+        let Some(permit) = hub.budget.take() else {
+            Metrics::inc(&hub.metrics.refused_connections);
+            continue;
+        };
+        let io = TokioIo::new(Budgeted::new(stream, permit));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            // What `ConnectInfo` extracts: the peer, for logs and the login slow-down.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
+        let header_timeout = hub.limits.http_header_timeout();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(io, service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

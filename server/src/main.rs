@@ -82,12 +82,15 @@ struct LimitArgs {
     /// Largest packet accepted (bytes).
     #[arg(long, env = "PUBZUB_MAX_PACKET_SIZE")]
     max_packet_size: Option<u32>,
-    /// Most simultaneous connections.
+    /// Sockets open at once over every listener.
     #[arg(long, env = "PUBZUB_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
     /// Seconds a new connection has to send CONNECT.
     #[arg(long, env = "PUBZUB_CONNECT_TIMEOUT")]
     connect_timeout: Option<u64>,
+    /// Seconds an HTTP client has to send a request's headers.
+    #[arg(long, env = "PUBZUB_HTTP_HEADER_TIMEOUT")]
+    http_header_timeout: Option<u64>,
     /// The longest keep alive a client may ask for (seconds).
     #[arg(long, env = "PUBZUB_MAX_KEEP_ALIVE")]
     max_keep_alive: Option<u16>,
@@ -132,6 +135,7 @@ impl LimitArgs {
             max_packet_size,
             max_connections,
             connect_timeout,
+            http_header_timeout,
             max_keep_alive,
             receive_maximum,
             topic_alias_maximum,

@@ -2,10 +2,12 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{Raw, V5, v5_options};
+use common::{QUIET, Raw, V5, WAIT, v5_options};
 use pubzub_core::{Packet, ReasonCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn connack_announces_ids_and_limits() {
@@ -81,14 +83,92 @@ async fn silent_connection_is_closed_after_the_connect_timeout() {
 }
 
 #[tokio::test]
-async fn connections_past_the_limit_are_refused_politely() {
-    let s = common::start_with(|c| c.limits.max_connections = 1).await;
+async fn sockets_past_the_budget_are_closed_at_accept_on_every_listener() {
+    let s = common::start_with(|c| c.limits.max_connections = 2).await;
     let (_first, ack) = Raw::connect(s.mqtt, "one").await;
     assert_eq!(ack.reason_code, ReasonCode::Success);
-    let (mut second, ack) = Raw::connect(s.mqtt, "two").await;
-    assert_eq!(ack.reason_code, ReasonCode::QuotaExceeded);
-    assert!(second.recv().await.is_none());
-    assert_eq!(s.metric("pubzub_refused_connections_total"), 1);
+    // An HTTP request that never ends takes the second permit.
+    let mut http = TcpStream::connect(s.http).await.unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(QUIET).await;
+    // The budget is spent: MQTT and HTTP sockets alike are closed before anything is read.
+    let mut third = Raw::open(s.mqtt).await;
+    third
+        .send(Packet::Connect(Box::new(common::connect_packet("three"))))
+        .await;
+    assert!(third.recv().await.is_none(), "no CONNACK past the budget");
+    let mut page = TcpStream::connect(s.http).await.unwrap();
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, page.read(&mut byte))
+        .await
+        .unwrap();
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "HTTP past the budget is closed: {n:?}"
+    );
+    assert_eq!(s.metric("pubzub_refused_connections_total"), 2);
+    // The HTTP socket's permit comes back when it goes.
+    drop(http);
+    tokio::time::sleep(QUIET).await;
+    let (_again, ack) = Raw::connect(s.mqtt, "three").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+}
+
+/// Whether the server closes `socket` within `within` (whatever it says first).
+async fn closed_by(socket: &mut TcpStream, within: Duration) -> bool {
+    let mut bytes = [0u8; 256];
+    let read = async {
+        while let Ok(n) = socket.read(&mut bytes).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.is_ok()
+}
+
+#[tokio::test]
+async fn half_sent_http_requests_hold_no_more_than_the_budget_and_time_out() {
+    let s = common::start_with(|c| {
+        c.limits.max_connections = 20;
+        c.limits.http_header_timeout = 1;
+    })
+    .await;
+    // 60 requests whose headers never end (slowloris).
+    let mut held = Vec::new();
+    for _ in 0..60 {
+        let mut socket = TcpStream::connect(s.http).await.unwrap();
+        let _ = socket
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: ")
+            .await;
+        held.push(socket);
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut closed_at_once = 0;
+    for socket in &mut held {
+        if closed_by(socket, Duration::from_millis(1)).await {
+            closed_at_once += 1;
+        }
+    }
+    assert_eq!(closed_at_once, 40, "only the budget's 20 stay open");
+    // The 20 that got a permit are closed once their header time is up.
+    for socket in &mut held {
+        assert!(
+            closed_by(socket, WAIT).await,
+            "closed after the header timeout"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(700),
+        "closed after {waited:?}"
+    );
+    // And an MQTT client gets its CONNACK again.
+    let (_c, ack) = Raw::connect(s.mqtt, "after-the-attack").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
 }
 
 #[tokio::test]

@@ -35,10 +35,6 @@ impl Broker {
             tx.send(Outgoing::Close(None));
             Err(code)
         };
-        if self.connected >= self.limits.max_connections {
-            Metrics::inc(&self.metrics.refused_connections);
-            return refuse(ReasonCode::QuotaExceeded);
-        }
         if connect.properties.authentication_method.is_some() {
             // Enhanced authentication is not offered.
             Metrics::inc(&self.metrics.refused_connections);
@@ -117,9 +113,6 @@ impl Broker {
             let had_link = old.link.take().inspect(|link| {
                 link.send(Outgoing::Close(Some(ReasonCode::SessionTakenOver)));
             });
-            if had_link.is_some() {
-                self.connected -= 1;
-            }
             self.unschedule(&mut old);
             if clean_start {
                 if had_link.is_some() {
@@ -206,7 +199,6 @@ impl Broker {
             max_packet_size,
             receive_maximum,
         });
-        self.connected += 1;
 
         if version.is_v5() {
             props.receive_maximum = std::num::NonZeroU16::new(self.limits.receive_maximum);

@@ -26,7 +26,6 @@ impl Broker {
         }
         let mut session = self.sessions.remove(client_id).expect("linked above");
         session.link = None;
-        self.connected -= 1;
         if let Some(e) = expiry {
             session.expiry_interval = e.min(max_expiry);
         }

@@ -87,7 +87,6 @@ pub struct Broker {
     /// Wills waiting for their delay, with the context of the client that left them.
     delayed_wills: BTreeMap<(Timestamp, u64), (Context, WillMessage)>,
     expiries: BTreeSet<(Timestamp, ByteStr)>,
-    connected: usize,
     next_queue_sweep: Timestamp,
     next_conn: ConnId,
     next_seq: u64,
@@ -107,7 +106,6 @@ impl Broker {
             share_cursor: HashMap::new(),
             delayed_wills: BTreeMap::new(),
             expiries: BTreeSet::new(),
-            connected: 0,
             next_queue_sweep: Timestamp(0),
             next_conn: 1,
             next_seq: 0,

@@ -255,10 +255,13 @@ pub struct Tls {
 pub struct Limits {
     /// Largest packet accepted and announced in CONNACK (bytes).
     pub max_packet_size: u32,
-    /// Connections past this get CONNACK 0x97 (quota exceeded) and are closed.
+    /// Sockets open at once over every listener (MQTT, TLS, HTTP and WebSocket alike), taken
+    /// at accept: past it a new socket is closed before anything is read from it.
     pub max_connections: usize,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: u64,
+    /// Seconds an HTTP client has to send a request's headers; a slower one is closed.
+    pub http_header_timeout: u64,
     /// The longest keep alive (seconds) a client may ask for; longer or 0 is answered with
     /// this value as Server Keep Alive (v5).
     pub max_keep_alive: u16,
@@ -292,6 +295,7 @@ impl Default for Limits {
             max_packet_size: 1024 * 1024,
             max_connections: 10_000,
             connect_timeout: 10,
+            http_header_timeout: 10,
             max_keep_alive: 300,
             receive_maximum: 100,
             topic_alias_maximum: 64,
@@ -310,6 +314,10 @@ impl Default for Limits {
 impl Limits {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout)
+    }
+
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout)
     }
 }
 
