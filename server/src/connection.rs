@@ -24,7 +24,7 @@ use crate::broker::{Accepted, Ending, Outgoing};
 use crate::hub::{Hub, Site, Transport};
 use crate::metrics::Metrics;
 use crate::outbox::{OutboxRx, OutboxTx, outbox};
-use crate::transport::{Inbound, Outbound};
+use crate::transport::{Inbound, Outbound, RecvError};
 
 /// Bytes gathered into one write when several packets are ready.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -61,17 +61,19 @@ pub async fn serve<I: Inbound, O: Outbound>(
     hub.metrics.connections.fetch_sub(1, Relaxed);
 }
 
-/// Sends a refusing CONNACK and closes.
-async fn refuse<O: Outbound>(mut outbound: O, code: ReasonCode, version: ProtocolVersion) {
-    let mut out = BytesMut::new();
-    let ack = ConnAck {
-        reason_code: code,
-        ..ConnAck::default()
-    };
-    if encode(&Packet::ConnAck(ack), version, &mut out).is_ok() {
-        let _ = outbound.send(out.freeze()).await;
+/// Sends a refusing CONNACK (unless the client's version is unknown) and closes.
+async fn refuse<O: Outbound>(mut outbound: O, code: ReasonCode, version: Option<ProtocolVersion>) {
+    if let Some(version) = version {
+        let mut out = BytesMut::new();
+        let ack = ConnAck {
+            reason_code: code,
+            ..ConnAck::default()
+        };
+        if encode(&Packet::ConnAck(ack), version, &mut out).is_ok() {
+            let _ = outbound.send(out.freeze()).await;
+        }
     }
-    outbound.close().await;
+    outbound.close(Some(code)).await;
 }
 
 /// Picks the site and checks the credentials of a CONNECT. The username `host:user` selects
@@ -139,13 +141,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
             if let Some((code, version)) = refusal {
                 Metrics::inc(&hub.metrics.protocol_errors);
                 tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
-                match version {
-                    Some(version) => refuse(outbound, code, version).await,
-                    None => {
-                        let mut outbound = outbound;
-                        outbound.close().await;
-                    }
-                }
+                refuse(outbound, code, version).await;
             }
             return;
         }
@@ -156,7 +152,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
             Metrics::inc(&hub.metrics.refused_connections);
             let user = connect.username.as_deref().unwrap_or("(none)");
             tracing::info!(%peer, %user, "login refused: reason {:#04x}", code as u8);
-            refuse(outbound, code, connect.protocol).await;
+            refuse(outbound, code, Some(connect.protocol)).await;
             return;
         }
     };
@@ -229,9 +225,15 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         match read {
             Ok(0) => break Close::Client(Ending::Lost, None),
             Ok(n) => Metrics::add(&hub.metrics.bytes_in, n as u64),
-            Err(e) => {
+            Err(RecvError::Io(e)) => {
                 tracing::debug!(%peer, "read failed: {e}");
                 break Close::Client(Ending::Lost, None);
+            }
+            Err(e @ RecvError::TooLarge) => {
+                break Close::Violation(ReasonCode::PacketTooLarge, e.to_string());
+            }
+            Err(e @ RecvError::TextFrame) => {
+                break Close::Violation(ReasonCode::MalformedPacket, e.to_string());
             }
         }
     };
@@ -304,6 +306,9 @@ async fn read_connect<I: Inbound>(
         }
         match tokio::time::timeout_at(deadline, inbound.recv(buf)).await {
             Ok(Ok(n)) if n > 0 => Metrics::add(&hub.metrics.bytes_in, n as u64),
+            // Not even a CONNECT fits: closed with the reason (a WebSocket's close code 1009),
+            // without a CONNACK, since the client's version is unknown.
+            Ok(Err(RecvError::TooLarge)) => return Err(Some((ReasonCode::PacketTooLarge, None))),
             _ => return Err(None),
         }
     }
@@ -496,17 +501,19 @@ async fn write_loop<O: Outbound>(
     done: oneshot::Sender<()>,
 ) {
     let mut buf = BytesMut::new();
+    let mut why = None;
     'write: while let Some(batch) = rx.next_batch().await {
         for item in batch {
             let closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics);
-            if closing || buf.len() >= WRITE_BATCH {
+            if closing.is_some() || buf.len() >= WRITE_BATCH {
                 let bytes = buf.split().freeze();
                 Metrics::add(&metrics.bytes_out, bytes.len() as u64);
                 if out.send(bytes).await.is_err() {
                     break 'write;
                 }
             }
-            if closing {
+            if let Some(code) = closing {
+                why = code;
                 break 'write;
             }
         }
@@ -520,20 +527,20 @@ async fn write_loop<O: Outbound>(
         // An idle connection keeps no write buffer.
         buf = BytesMut::new();
     }
-    out.close().await;
+    out.close(why).await;
     drop(done);
 }
 
-/// Appends one outgoing item; true when it closes the connection.
+/// Appends one outgoing item; `Some(reason)` when it closes the connection.
 fn encode_outgoing(
     item: Outgoing,
     version: ProtocolVersion,
     buf: &mut BytesMut,
     qos0_queued: &AtomicUsize,
     metrics: &Metrics,
-) -> bool {
+) -> Option<Option<ReasonCode>> {
     let (packet, closing) = match item {
-        Outgoing::Packet(p) => (*p, false),
+        Outgoing::Packet(p) => (*p, None),
         Outgoing::Publish {
             delivery,
             packet_id,
@@ -546,12 +553,14 @@ fn encode_outgoing(
             Metrics::inc(&metrics.messages_out);
             (
                 Packet::Publish(delivery.to_publish(packet_id, dup, expiry)),
-                false,
+                None,
             )
         }
         Outgoing::Close(code) => match code {
-            Some(code) if version.is_v5() => (Packet::Disconnect(Disconnect::new(code)), true),
-            _ => return true,
+            Some(code) if version.is_v5() => {
+                (Packet::Disconnect(Disconnect::new(code)), Some(Some(code)))
+            }
+            _ => return Some(code),
         },
     };
     if let Err(e) = encode(&packet, version, buf) {

@@ -3,22 +3,40 @@
 
 use std::io;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use pubzub_core::ReasonCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Why bytes from the client stopped coming.
+#[derive(Debug, thiserror::Error)]
+pub enum RecvError {
+    /// The stream failed: a reset, a TLS error, a broken WebSocket frame.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A WebSocket message over the maximum packet size: it was not buffered.
+    #[error("a WebSocket message over the maximum packet size")]
+    TooLarge,
+    /// A text frame on the MQTT WebSocket [MQTT-6.0.0-1].
+    #[error("a text frame on the MQTT WebSocket")]
+    TextFrame,
+}
 
 /// Bytes from the client, in whatever pieces they arrive.
 pub trait Inbound: Send {
     /// Appends what arrived to `buf`; `Ok(0)` at the end of the stream.
-    fn recv(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
+    fn recv(&mut self, buf: &mut BytesMut)
+    -> impl Future<Output = Result<usize, RecvError>> + Send;
 }
 
 /// Bytes to the client.
 pub trait Outbound: Send + 'static {
     fn send(&mut self, bytes: Bytes) -> impl Future<Output = io::Result<()>> + Send;
-    fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// Closes the connection; `why` is the reason code of a DISCONNECT just sent, if any (a
+    /// WebSocket carries it on as a close code).
+    fn close(&mut self, why: Option<ReasonCode>) -> impl Future<Output = ()> + Send;
 }
 
 /// The read half of a TCP or TLS stream. Reads ask for room by the size of recent reads, so an
@@ -44,7 +62,7 @@ impl<R> StreamIn<R> {
 pub struct StreamOut<W>(pub W);
 
 impl<R: AsyncRead + Unpin + Send> Inbound for StreamIn<R> {
-    async fn recv(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    async fn recv(&mut self, buf: &mut BytesMut) -> Result<usize, RecvError> {
         buf.reserve(self.chunk);
         let room = buf.capacity() - buf.len();
         let n = self.reader.read_buf(buf).await?;
@@ -63,7 +81,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outbound for StreamOut<W> {
         self.0.flush().await
     }
 
-    async fn close(&mut self) {
+    async fn close(&mut self, _why: Option<ReasonCode>) {
         let _ = self.0.shutdown().await;
     }
 }
@@ -75,7 +93,7 @@ pub struct WsIn(pub SplitStream<WebSocket>);
 pub struct WsOut(pub SplitSink<WebSocket, WsMessage>);
 
 impl Inbound for WsIn {
-    async fn recv(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    async fn recv(&mut self, buf: &mut BytesMut) -> Result<usize, RecvError> {
         loop {
             match self.0.next().await {
                 None | Some(Ok(WsMessage::Close(_))) => return Ok(0),
@@ -86,15 +104,15 @@ impl Inbound for WsIn {
                     buf.extend_from_slice(&data);
                     return Ok(data.len());
                 }
-                Some(Ok(WsMessage::Text(_))) => {
-                    // [MQTT-6.0.0-1]: a text frame closes the connection.
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "text frame on the MQTT WebSocket",
-                    ));
-                }
+                Some(Ok(WsMessage::Text(_))) => return Err(RecvError::TextFrame),
                 Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-                Some(Err(e)) => return Err(io::Error::other(e)),
+                Some(Err(e)) => {
+                    let e = e.into_inner();
+                    return Err(match e.downcast_ref::<tungstenite::Error>() {
+                        Some(tungstenite::Error::Capacity(_)) => RecvError::TooLarge,
+                        _ => RecvError::Io(io::Error::other(e)),
+                    });
+                }
             }
         }
     }
@@ -108,7 +126,18 @@ impl Outbound for WsOut {
             .map_err(io::Error::other)
     }
 
-    async fn close(&mut self) {
+    async fn close(&mut self, why: Option<ReasonCode>) {
+        // RFC 6455 7.4.1: 1009 "message too big", 1002 "protocol error", 1000 otherwise.
+        let code = match why {
+            Some(ReasonCode::PacketTooLarge) => 1009,
+            Some(ReasonCode::MalformedPacket | ReasonCode::ProtocolError) => 1002,
+            _ => 1000,
+        };
+        let frame = CloseFrame {
+            code,
+            reason: "".into(),
+        };
+        let _ = self.0.send(WsMessage::Close(Some(frame))).await;
         let _ = self.0.close().await;
     }
 }

@@ -1,11 +1,14 @@
 //! MQTT over WebSocket at the byte level: the subprotocol (required), packets split across
-//! frames and frames holding several packets, and text frames refused.
+//! frames and frames holding several packets, text frames refused, and messages over the
+//! maximum packet size answered with DISCONNECT 0x95 and close code 1009.
 
 mod common;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use pubzub_core::{Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicName, encode};
+use pubzub_core::{
+    Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, TopicName, encode,
+};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -137,12 +140,10 @@ async fn a_text_frame_closes_the_connection() {
         [Packet::ConnAck(_)]
     ));
     ws.send(Message::Text("hello".into())).await.unwrap();
-    let next = tokio::time::timeout(common::WAIT, ws.next())
-        .await
-        .expect("closes in time");
-    assert!(
-        matches!(next, None | Some(Err(_)) | Some(Ok(Message::Close(_)))),
-        "expected the connection to close, got {next:?}"
+    // [MQTT-6.0.0-1]: DISCONNECT 0x81 (malformed), then close code 1002 (protocol error).
+    assert_eq!(
+        disconnect_then_close(&mut ws).await,
+        (ReasonCode::MalformedPacket, 1002)
     );
 }
 
@@ -177,4 +178,61 @@ async fn an_upgrade_without_the_mqtt_subprotocol_is_refused() {
         .await
         .expect("upgrade");
     assert_eq!(response.headers()["Sec-WebSocket-Protocol"], "mqtt");
+}
+
+/// The reason code of the DISCONNECT that comes next, and the close frame's code after it.
+async fn disconnect_then_close(ws: &mut Ws) -> (ReasonCode, u16) {
+    let Packet::Disconnect(d) = packets(ws, 1).await.remove(0) else {
+        panic!("expected DISCONNECT");
+    };
+    let close = tokio::time::timeout(common::WAIT, ws.next())
+        .await
+        .expect("closes in time");
+    let Some(Ok(Message::Close(Some(frame)))) = close else {
+        panic!("expected a close frame, got {close:?}");
+    };
+    (d.reason_code, frame.code.into())
+}
+
+#[tokio::test]
+async fn a_message_over_the_maximum_packet_size_gets_0x95_and_close_code_1009() {
+    let s = common::start_with(|c| c.limits.max_packet_size = 4096).await;
+    let mut ws = open(s.http).await;
+    ws.send(Message::Binary(
+        bytes_of(&[connect_packet("ws-big")]).into(),
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(
+        packets(&mut ws, 1).await[..],
+        [Packet::ConnAck(_)]
+    ));
+    // One WebSocket message of 64 KiB, far over the 4 KiB maximum.
+    let big = Publish::new(TopicName::try_from("ws/big").unwrap(), vec![7u8; 64 * 1024]);
+    ws.send(Message::Binary(bytes_of(&[Packet::Publish(big)]).into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        disconnect_then_close(&mut ws).await,
+        (ReasonCode::PacketTooLarge, 1009)
+    );
+    // The server goes on serving others.
+    let (_c, ack) = common::Raw::connect(s.mqtt, "after-the-big-one").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+}
+
+#[tokio::test]
+async fn a_connect_over_the_maximum_packet_size_is_closed_with_code_1009() {
+    let s = common::start_with(|c| c.limits.max_packet_size = 4096).await;
+    let mut ws = open(s.http).await;
+    ws.send(Message::Binary(vec![0x10; 64 * 1024].into()))
+        .await
+        .unwrap();
+    let close = tokio::time::timeout(common::WAIT, ws.next())
+        .await
+        .expect("closes in time");
+    let Some(Ok(Message::Close(Some(frame)))) = close else {
+        panic!("expected a close frame, got {close:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1009);
 }
