@@ -14,6 +14,12 @@
 //!   99th percentile from publish to delivery.
 //! - memory: resident memory the broker grows by for 2,000 idle clients with one
 //!   subscription each.
+//! - stalled: a subscriber that stops reading while one publisher sends 60,000 QoS 0 messages
+//!   of 100 bytes, one write each, with the default queue limits (1,000 messages held per
+//!   subscriber); the broker's memory grown per message it held for that subscriber, and its
+//!   resident memory 2 s after both clients have gone, against its baseline before they came.
+//!   Then (same broker) the memory per QoS 1 message queued for an offline persistent session,
+//!   1,000 messages each published after the previous one's PUBACK.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,7 +69,9 @@ fn free_port() -> Result<u16, Error> {
 }
 
 impl Broker {
-    fn start(kind: Kind, server_bin: &PathBuf) -> Result<Broker, Error> {
+    /// With `queues` (the default limits: 1,000 messages held per subscriber), or unbounded.
+    fn start(kind: Kind, server_bin: &PathBuf, queues: Option<usize>) -> Result<Broker, Error> {
+        let queue = queues.unwrap_or(0);
         let port = free_port()?;
         let dir =
             std::env::temp_dir().join(format!("pubzub-loadgen-{}-{port}", std::process::id()));
@@ -77,9 +85,10 @@ impl Broker {
                     format!(
                         "[mqtt]\nport = {port}\nip6 = \"none\"\n[http]\nport = \"none\"\n\
                          [mqtts]\nport = \"none\"\n[limits]\nmax_publish_rate = 0\n\
-                         max_outgoing_qos0 = 1000000\nmax_connections = 100000\n\
+                         max_outgoing_qos0 = {}\nmax_connections = 100000\n\
                          [sites.default]\nallow_anonymous = true\n\
-                         [[sites.default.rules]]\naction = \"allow\"\nfilter = \"#\"\n"
+                         [[sites.default.rules]]\naction = \"allow\"\nfilter = \"#\"\n",
+                        queues.unwrap_or(1_000_000)
                     ),
                 )?;
                 Command::new(server_bin)
@@ -95,7 +104,7 @@ impl Broker {
                     &config,
                     format!(
                         "listener {port} 127.0.0.1\nallow_anonymous true\n\
-                         max_queued_messages 0\nmax_inflight_messages 0\npersistence false\n\
+                         max_queued_messages {queue}\nmax_inflight_messages 0\npersistence false\n\
                          log_dest none\n"
                     ),
                 )?;
@@ -124,10 +133,20 @@ impl Broker {
 
     /// Resident memory in KiB, from /proc.
     fn rss_kib(&self) -> Result<u64, Error> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Resident anonymous memory in KiB: the heap and stacks, without the program's code and
+    /// the files it mapped, which stay resident once touched.
+    fn anon_kib(&self) -> Result<u64, Error> {
+        self.status_kib("RssAnon:")
+    }
+
+    fn status_kib(&self, field: &str) -> Result<u64, Error> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
             .ok_or_else(|| "no VmRSS".into())
     }
@@ -151,7 +170,16 @@ struct Client {
 
 impl Client {
     async fn connect(addr: SocketAddr, id: &str) -> Result<Client, Error> {
-        let stream = TcpStream::connect(addr).await?;
+        Client::over(TcpStream::connect(addr).await?, id).await
+    }
+
+    /// Connects over `stream`, opened with whatever socket options the workload needs.
+    async fn over(stream: TcpStream, id: &str) -> Result<Client, Error> {
+        Client::with(stream, id, None).await
+    }
+
+    /// Connects with clean start off and this session expiry, or with clean start and none.
+    async fn with(stream: TcpStream, id: &str, expiry: Option<u32>) -> Result<Client, Error> {
         stream.set_nodelay(true)?;
         let (rx, tx) = stream.into_split();
         let mut decoder = Decoder::new(u32::MAX);
@@ -163,15 +191,17 @@ impl Client {
             decoder,
             out: BytesMut::new(),
         };
+        let mut properties = pubzub_core::ConnectProperties::default();
+        properties.session_expiry_interval = expiry;
         c.queue(&Packet::Connect(Box::new(Connect {
             protocol: ProtocolVersion::V5,
-            clean_start: true,
+            clean_start: expiry.is_none(),
             keep_alive: 0,
             client_id: id.into(),
             will: None,
             username: None,
             password: None,
-            properties: Default::default(),
+            properties,
         })))?;
         c.flush().await?;
         match c.recv().await? {
@@ -382,6 +412,103 @@ async fn memory(broker: &Broker, n: usize) -> Result<f64, Error> {
     Ok(after.saturating_sub(before) as f64)
 }
 
+/// Bytes waiting in the kernel on the loopback connection from `broker_port` to `client_port`:
+/// the broker socket's send queue and the client socket's receive queue (/proc/net/tcp).
+fn kernel_queued(broker_port: u16, client_port: u16) -> Result<u64, Error> {
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    let mut bytes = 0;
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| {
+            addr.rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+        };
+        let (Some(local), Some(remote), Some((tx, rx))) =
+            (port(f[1]), port(f[2]), f[4].split_once(':'))
+        else {
+            continue;
+        };
+        if (local, remote) == (broker_port, client_port) {
+            bytes += u64::from_str_radix(tx, 16)?;
+        } else if (local, remote) == (client_port, broker_port) {
+            bytes += u64::from_str_radix(rx, 16)?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// A subscriber that stops reading while 60,000 QoS 0 messages of 100 bytes come for it, one
+/// write each at about 20,000 a second (so each may arrive in a read of its own, as from most
+/// clients): bytes of broker memory per message the broker held for the subscriber (what it
+/// received afterwards less what waited in the kernel), and the broker's resident memory 2 s
+/// after both clients have gone, relative to its baseline before they came.
+async fn stalled(broker: &Broker) -> Result<(f64, f64), Error> {
+    let baseline = broker.rss_kib()?;
+    let anon_baseline = broker.anon_kib()?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    let stream = socket.connect(broker.addr).await?;
+    let client_port = stream.local_addr()?.port();
+    let mut sub = Client::over(stream, "stalled-sub").await?;
+    sub.subscribe("bench/stalled", QoS::AtMostOnce).await?;
+    let mut publisher = Client::connect(broker.addr, "stalled-pub").await?;
+    let topic = TopicName::try_from("bench/stalled")?;
+    let message = publish(&topic, Bytes::from(vec![0x5Au8; 100]), QoS::AtMostOnce, 0);
+    let wire_len = pubzub_core::encoded_len(&message, Default::default())? as u64;
+    // More than the kernel's socket buffers hold (a few MB), so that the broker must hold some.
+    let mut tick = tokio::time::interval(Duration::from_micros(50));
+    for _ in 0..60_000 {
+        tick.tick().await;
+        publisher.queue(&message)?;
+        publisher.flush().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let full = broker.rss_kib()?;
+    let in_kernel = kernel_queued(broker.addr.port(), client_port)? / wire_len;
+    // Now read everything: until 1 s of quiet.
+    let mut received = 0u64;
+    while let Ok(packet) = tokio::time::timeout(Duration::from_secs(1), sub.recv()).await {
+        if let Packet::Publish(_) = packet? {
+            received += 1;
+        }
+    }
+    drop((sub, publisher));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = broker.rss_kib()?;
+    let anon_after = broker.anon_kib()?;
+    let held = received.saturating_sub(in_kernel).max(1);
+    eprintln!(
+        "  stalled: {received} received, {in_kernel} of them waited in the kernel, {held} in the \
+         broker; RSS {baseline} KiB before, {full} KiB full, {after} KiB after; anonymous \
+         {anon_baseline} KiB before, {anon_after} KiB after"
+    );
+    let per_message = full.saturating_sub(baseline) as f64 * 1024.0 / held as f64;
+    Ok((per_message, after as f64 / baseline as f64))
+}
+
+/// A persistent QoS 1 subscriber that went away while 1,000 QoS 1 messages of 100 bytes came
+/// for it, each published on its own after the previous one's PUBACK (so each arrives in a
+/// read of its own): bytes of broker memory per message queued for the session.
+async fn offline(broker: &Broker) -> Result<f64, Error> {
+    let connect = || async { TcpStream::connect(broker.addr).await };
+    let mut sub = Client::with(connect().await?, "offline-sub", Some(300)).await?;
+    sub.subscribe("bench/offline", QoS::AtLeastOnce).await?;
+    drop(sub);
+    let mut publisher = Client::connect(broker.addr, "offline-pub").await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = broker.rss_kib()?;
+    let topic = TopicName::try_from("bench/offline")?;
+    for i in 0..1_000 {
+        let payload = Bytes::from(vec![0x5Au8; 100]);
+        publisher.queue(&publish(&topic, payload, QoS::AtLeastOnce, i % 60_000 + 1))?;
+        publisher.flush().await?;
+        while !matches!(publisher.recv().await?, Packet::PubAck(_)) {}
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = broker.rss_kib()?;
+    Ok(after.saturating_sub(before) as f64 * 1024.0 / 1_000.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -398,8 +525,17 @@ fn report(what: &str, unit: &str, ours: Vec<f64>, theirs: Vec<f64>, higher_is_be
     } else {
         (theirs / ours, "better (lower)")
     };
+    let num = |x: f64| {
+        if x.abs() < 10.0 {
+            format!("{x:.2}")
+        } else {
+            format!("{x:.0}")
+        }
+    };
     println!(
-        "RATIO {what}: pubzub-server {ours:.0} {unit}, mosquitto {theirs:.0} {unit}: {ratio:.2}x {word}"
+        "RATIO {what}: pubzub-server {} {unit}, mosquitto {} {unit}: {ratio:.2}x {word}",
+        num(ours),
+        num(theirs)
     );
 }
 
@@ -418,11 +554,14 @@ async fn main() -> Result<(), Error> {
     let mut p50 = [Vec::new(), Vec::new()];
     let mut p99 = [Vec::new(), Vec::new()];
     let mut mem = [Vec::new(), Vec::new()];
+    let mut held = [Vec::new(), Vec::new()];
+    let mut left = [Vec::new(), Vec::new()];
+    let mut queued = [Vec::new(), Vec::new()];
     for round in 0..ROUNDS {
         // Alternate which broker goes first, so a slow phase of the machine hits both.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for k in order {
-            let broker = Broker::start(kinds[k], &server_bin)?;
+            let broker = Broker::start(kinds[k], &server_bin, None)?;
             if wants("fan-out") {
                 fan[k].push(fan_out(broker.addr, 10, 50_000).await?);
             }
@@ -436,6 +575,18 @@ async fn main() -> Result<(), Error> {
             }
             if wants("memory") {
                 mem[k].push(memory(&broker, 2_000).await?);
+            }
+            if wants("stalled") {
+                // A fresh broker with the default queue limits (1,000 messages held per
+                // subscriber, the rest dropped): the baseline is its memory before any client.
+                drop(broker);
+                let broker = Broker::start(kinds[k], &server_bin, Some(1_000))?;
+                let (per_message, after) = stalled(&broker).await?;
+                held[k].push(per_message);
+                left[k].push(after);
+                if wants("stalled") {
+                    queued[k].push(offline(&broker).await?);
+                }
             }
             let last = |v: &Vec<f64>| v.last().map_or("-".to_string(), |x| format!("{x:.0}"));
             eprintln!(
@@ -454,6 +605,9 @@ async fn main() -> Result<(), Error> {
     let [p50_ours, p50_theirs] = p50;
     let [p99_ours, p99_theirs] = p99;
     let [mem_ours, mem_theirs] = mem;
+    let [held_ours, held_theirs] = held;
+    let [left_ours, left_theirs] = left;
+    let [queued_ours, queued_theirs] = queued;
     report(
         "fan-out, QoS 0, 1 publisher to 10 subscribers",
         "deliveries/s",
@@ -487,6 +641,27 @@ async fn main() -> Result<(), Error> {
         "KiB",
         mem_ours,
         mem_theirs,
+        false,
+    );
+    report(
+        "memory per 100-byte message held for a stalled subscriber",
+        "bytes",
+        held_ours,
+        held_theirs,
+        false,
+    );
+    report(
+        "memory per 100-byte QoS 1 message queued for an offline session",
+        "bytes",
+        queued_ours,
+        queued_theirs,
+        false,
+    );
+    report(
+        "resident memory 2 s after the stalled clients left, per baseline",
+        "x",
+        left_ours,
+        left_theirs,
         false,
     );
     Ok(())

@@ -128,12 +128,14 @@ impl Hub {
         &self.default_site
     }
 
-    /// Runs the brokers' timers until the hub is dropped by everyone else.
+    /// Runs the brokers' timers until the hub is dropped by everyone else, and gives memory
+    /// back to the system after connections have closed.
     pub fn spawn_ticker(self: &Arc<Hub>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(TICK);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut trim = Trim::default();
             loop {
                 interval.tick().await;
                 let Some(hub) = weak.upgrade() else { break };
@@ -141,7 +143,39 @@ impl Hub {
                 for site in hub.sites.values() {
                     site.broker().tick(now);
                 }
+                trim.after_closes(&hub.metrics, now);
             }
+        });
+    }
+}
+
+/// Hands freed heap memory back to the system once connections have closed. glibc's malloc
+/// keeps what a thread freed in that thread's arena: a server that had held a stalled
+/// subscriber's 1,000 messages stayed about 1 MB (twice its idle heap) above its baseline
+/// after the clients left; `malloc_trim` returns it (measured by `loadgen`'s stalled workload).
+#[derive(Default)]
+struct Trim {
+    closed_seen: u64,
+    next: Timestamp,
+}
+
+impl Trim {
+    /// How often at most: a trim walks every arena under its lock.
+    const EVERY_MS: u64 = 1000;
+
+    fn after_closes(&mut self, metrics: &Metrics, now: Timestamp) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let open = u64::try_from(metrics.connections.load(Relaxed)).unwrap_or(0);
+        let closed = metrics.connections_total.load(Relaxed).saturating_sub(open);
+        if closed == self.closed_seen || now < self.next {
+            return;
+        }
+        self.closed_seen = closed;
+        self.next = Timestamp(now.0 + Self::EVERY_MS);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim only releases free pages; it is safe to call at any time.
+            unsafe { libc::malloc_trim(0) };
         });
     }
 }
