@@ -191,8 +191,10 @@ impl Client {
             decoder,
             out: BytesMut::new(),
         };
-        let mut properties = pubzub_core::ConnectProperties::default();
-        properties.session_expiry_interval = expiry;
+        let properties = pubzub_core::ConnectProperties {
+            session_expiry_interval: expiry,
+            ..Default::default()
+        };
         c.queue(&Packet::Connect(Box::new(Connect {
             protocol: ProtocolVersion::V5,
             clean_start: expiry.is_none(),
