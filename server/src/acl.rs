@@ -70,6 +70,31 @@ pub trait Directory {
     fn is_same_client(&self, id: &str, client_id: &str) -> bool;
 }
 
+/// What decided an access check: named in the log line of every refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decider {
+    /// The server acting on its own behalf.
+    Server,
+    /// The embedding program's [`AccessControl`].
+    Custom,
+    /// The site's configured rule at this index of its `rules`.
+    Rule(usize),
+    /// A built-in rule, named by the topics it covers.
+    BuiltIn(&'static str),
+    /// A development broker: topics outside the protected namespaces are open.
+    Development,
+    /// No rule allows it: deny by default.
+    NoRule,
+}
+
+/// An access check's answer and what gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub by: Decider,
+}
+
 /// What a subscription is granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
@@ -110,25 +135,68 @@ impl Acl {
     }
 
     pub fn allows(&self, ctx: &Context, action: Action, topic: &str, dir: &dyn Directory) -> bool {
+        self.check(ctx, action, topic, dir).allowed
+    }
+
+    /// Whether `ctx` may publish on (or subscribe to) `topic`, and which rule says so.
+    pub fn check(
+        &self,
+        ctx: &Context,
+        action: Action,
+        topic: &str,
+        dir: &dyn Directory,
+    ) -> Verdict {
+        let verdict = |allowed, by| Verdict { allowed, by };
         if ctx.is_server() {
-            return true;
+            return verdict(true, Decider::Server);
         }
         if let Some(answer) = self
             .custom
             .as_ref()
             .and_then(|c| c.check(ctx, action, topic))
         {
-            return answer;
+            return verdict(answer, Decider::Custom);
         }
         let levels: Vec<&str> = topic.split('/').collect();
-        for rule in &self.rules {
+        for (i, rule) in self.rules.iter().enumerate() {
             if let Some((allow, pattern)) = applicable(rule, ctx, action)
                 && covers(&pattern.split('/').collect::<Vec<_>>(), &levels)
             {
-                return allow;
+                return verdict(allow, Decider::Rule(i));
             }
         }
         self.built_in(ctx, action, &levels, dir)
+    }
+
+    /// What `by` stands for, in words: "rule 2 (deny publish public/readonly/# for all)".
+    pub fn explain(&self, by: Decider) -> String {
+        match by {
+            Decider::Server => "the server itself".into(),
+            Decider::Custom => "the program's AccessControl".into(),
+            Decider::Rule(i) => match self.rules.get(i) {
+                Some(r) => {
+                    let action = match r.action {
+                        RuleAction::Allow => "allow",
+                        RuleAction::Deny => "deny",
+                    };
+                    let access = match r.access {
+                        RuleAccess::All => "publish and subscribe",
+                        RuleAccess::Publish => "publish",
+                        RuleAccess::Subscribe => "subscribe",
+                    };
+                    format!(
+                        "rule {} ({action} {access} {} for {})",
+                        i + 1,
+                        r.filter,
+                        r.who
+                    )
+                }
+                None => format!("rule {}", i + 1),
+            },
+            Decider::BuiltIn(which) => format!("the built-in rule for {which}"),
+            Decider::Development => "the development broker's open topics".into(),
+            Decider::NoRule => "no rule allows it (deny by default)".into(),
+        }
     }
 
     /// Whether a subscription granted [`Grant::PerMessage`] receives a message on `topic`.
@@ -139,9 +207,12 @@ impl Acl {
     }
 
     /// The built-in rules; on a development broker, open outside the protected namespaces.
-    fn built_in(&self, ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> bool {
+    fn built_in(&self, ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> Verdict {
         match t.first() {
-            Some(root) if self.development && !protected(root) && !is_wildcard(root) => true,
+            Some(root) if self.development && !protected(root) && !is_wildcard(root) => Verdict {
+                allowed: true,
+                by: Decider::Development,
+            },
             _ => built_in(ctx, action, t, dir),
         }
     }
@@ -149,27 +220,31 @@ impl Acl {
     /// What a subscription to `filter` is granted. The first rule that covers the whole
     /// filter decides, as for `allows`; but when it allows, a deny rule before it that covers
     /// part of the filter makes the subscription `PerMessage`.
-    pub fn subscription(&self, ctx: &Context, filter: &str, dir: &dyn Directory) -> Grant {
+    pub fn grant(&self, ctx: &Context, filter: &str, dir: &dyn Directory) -> (Grant, Decider) {
         if ctx.is_server() {
-            return Grant::All;
+            return (Grant::All, Decider::Server);
         }
         if let Some(answer) = self
             .custom
             .as_ref()
             .and_then(|c| c.check(ctx, Action::Subscribe, filter))
         {
-            return if answer { Grant::All } else { Grant::Denied };
+            let grant = if answer { Grant::All } else { Grant::Denied };
+            return (grant, Decider::Custom);
         }
         let levels: Vec<&str> = filter.split('/').collect();
         let mut some_denied = false;
         let mut decided = None;
-        for rule in &self.rules {
+        for (i, rule) in self.rules.iter().enumerate() {
             let Some((allow, pattern)) = applicable(rule, ctx, Action::Subscribe) else {
                 continue;
             };
             let pattern: Vec<&str> = pattern.split('/').collect();
             if covers(&pattern, &levels) {
-                decided = Some(allow);
+                decided = Some(Verdict {
+                    allowed: allow,
+                    by: Decider::Rule(i),
+                });
                 break;
             }
             some_denied |= !allow && overlaps(&pattern, &levels);
@@ -178,14 +253,16 @@ impl Acl {
         // protected namespaces: granted, and checked per message.
         let reaches_in = levels.first().is_some_and(|l| is_wildcard(l));
         if decided.is_none() && self.development && reaches_in {
-            return Grant::PerMessage;
+            return (Grant::PerMessage, Decider::Development);
         }
-        let allow = decided.unwrap_or_else(|| self.built_in(ctx, Action::Subscribe, &levels, dir));
-        match (allow, some_denied) {
+        let verdict =
+            decided.unwrap_or_else(|| self.built_in(ctx, Action::Subscribe, &levels, dir));
+        let grant = match (verdict.allowed, some_denied) {
             (true, false) => Grant::All,
             (true, true) => Grant::PerMessage,
             (false, _) => Grant::Denied,
-        }
+        };
+        (grant, verdict.by)
     }
 }
 
@@ -225,33 +302,56 @@ fn applicable(rule: &Rule, ctx: &Context, action: Action) -> Option<(bool, Strin
     Some((rule.action == RuleAction::Allow, filter))
 }
 
-fn built_in(ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> bool {
-    match t {
-        ["public" | "test", ..] => true,
-        ["user"] => ctx.user.is_some(),
-        ["user", who, ..] => ctx.user.as_deref().is_some_and(|u| u == *who),
-        ["reply", call, ..] => call.len() > "call-".len() && call.starts_with("call-"),
-        ["$client", owner, ..] => {
-            action == Action::Publish && ctx.client_id.as_deref() == Some(*owner)
+fn built_in(ctx: &Context, action: Action, t: &[&str], dir: &dyn Directory) -> Verdict {
+    let (allowed, which) = match t {
+        ["public" | "test", ..] => (true, "public/# and test/#"),
+        ["user"] => (ctx.user.is_some(), "user (authenticated users)"),
+        ["user", who, ..] => (
+            ctx.user.as_deref().is_some_and(|u| u == *who),
+            "user/<UserId>/#",
+        ),
+        ["reply", call, ..] => (
+            call.len() > "call-".len() && call.starts_with("call-"),
+            "reply/call-<id>/#",
+        ),
+        ["$client", owner, ..] => (
+            action == Action::Publish && ctx.client_id.as_deref() == Some(*owner),
+            "$client/<ownClientId>/#",
+        ),
+        ["bridge", id, rest @ ..] => (bridge(ctx, action, id, rest, dir), "bridge/<ClientId>/#"),
+        _ => {
+            return Verdict {
+                allowed: false,
+                by: Decider::NoRule,
+            };
         }
-        ["bridge", id, rest @ ..] => {
-            if is_wildcard(id) {
-                return false;
-            }
-            let own = ctx
-                .client_id
-                .as_deref()
-                .is_some_and(|c| dir.is_same_client(id, c));
-            let same_user = ctx.user.is_some() && dir.user_of(id).is_some_and(|u| u == ctx.user);
-            match action {
-                Action::Subscribe => own || same_user,
-                Action::Publish => {
-                    let open = matches!(rest.first(), Some(&("reply" | "public")));
-                    own || same_user || open
-                }
-            }
+    };
+    // A built-in rule that does not allow leaves it to deny by default.
+    let by = if allowed {
+        Decider::BuiltIn(which)
+    } else {
+        Decider::NoRule
+    };
+    Verdict { allowed, by }
+}
+
+/// `bridge/<id>/...`: subscribed by that client or its user; published also by anyone on
+/// `reply/` and `public/` below it.
+fn bridge(ctx: &Context, action: Action, id: &str, rest: &[&str], dir: &dyn Directory) -> bool {
+    if is_wildcard(id) {
+        return false;
+    }
+    let own = ctx
+        .client_id
+        .as_deref()
+        .is_some_and(|c| dir.is_same_client(id, c));
+    let same_user = ctx.user.is_some() && dir.user_of(id).is_some_and(|u| u == ctx.user);
+    match action {
+        Action::Subscribe => own || same_user,
+        Action::Publish => {
+            let open = matches!(rest.first(), Some(&("reply" | "public")));
+            own || same_user || open
         }
-        _ => false,
     }
 }
 

@@ -71,9 +71,8 @@ impl Broker {
     /// Publishes a will in the name of the client that left it, if the access rules let that
     /// client publish there.
     pub(super) fn publish_will(&mut self, ctx: &Context, publish: Publish, now: Timestamp) {
-        if !self.allowed(ctx, Action::Publish, &publish.topic) {
+        if !self.permitted(ctx, Action::Publish, &publish.topic, "will") {
             Metrics::inc(&self.metrics.dropped);
-            tracing::debug!(site = %self.site, topic = %publish.topic, "will denied");
             return;
         }
         tracing::debug!(site = %self.site, topic = %publish.topic, "will fires");

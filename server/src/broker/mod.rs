@@ -23,7 +23,7 @@ use pubzub_core::{
     SubscriptionOptions, SubscriptionTree, Timestamp,
 };
 
-use crate::acl::{AccessControl, Acl, Action, Context, Directory};
+use crate::acl::{AccessControl, Acl, Action, Context, Decider, Directory};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 pub use message::{Delivery, Message, Outgoing};
@@ -127,6 +127,27 @@ impl Broker {
 
     pub(super) fn allowed(&self, ctx: &Context, action: Action, topic: &str) -> bool {
         self.acl.allows(ctx, action, topic, self)
+    }
+
+    /// [`allowed`](Broker::allowed), and a refusal's log line (`what` was refused) naming
+    /// the rule that decided it.
+    pub(super) fn permitted(&self, ctx: &Context, action: Action, topic: &str, what: &str) -> bool {
+        let verdict = self.acl.check(ctx, action, topic, self);
+        if !verdict.allowed {
+            self.log_refusal(ctx, what, topic, verdict.by);
+        }
+        verdict.allowed
+    }
+
+    pub(super) fn log_refusal(&self, ctx: &Context, what: &str, topic: &str, by: Decider) {
+        tracing::info!(
+            site = %self.site,
+            client = ctx.client_id.as_deref().unwrap_or("(server)"),
+            user = ctx.user.as_deref().unwrap_or("(anonymous)"),
+            %topic,
+            "{what} refused: {}",
+            self.acl.explain(by)
+        );
     }
 
     /// Whether `sub` may receive a message on `topic`: always, unless it was granted for part
@@ -234,9 +255,8 @@ impl Broker {
             Metrics::inc(&self.metrics.dropped);
             return code;
         }
-        if !self.allowed(&ctx, Action::Publish, &publish.topic) {
+        if !self.permitted(&ctx, Action::Publish, &publish.topic, "publish") {
             Metrics::inc(&self.metrics.dropped);
-            tracing::debug!(site = %self.site, client = %client_id, topic = %publish.topic, "publish denied");
             return ReasonCode::NotAuthorized;
         }
         if publish.topic.starts_with("test/") {
@@ -293,8 +313,7 @@ impl Broker {
                     w.publish.topic = topic;
                 }
                 // Refused now, where the page hears it, rather than dropped when it fires.
-                if !self.allowed(ctx, Action::Publish, &w.publish.topic) {
-                    tracing::debug!(client = %client_id, topic = %w.publish.topic, "will on a denied topic");
+                if !self.permitted(ctx, Action::Publish, &w.publish.topic, "will") {
                     return ReasonCode::NotAuthorized;
                 }
                 let max = self.limits.max_wills_per_client;

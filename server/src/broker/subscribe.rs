@@ -52,9 +52,10 @@ impl Broker {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            let checked = match self.acl.subscription(&ctx, match_filter, self) {
+            let (grant, by) = self.acl.grant(&ctx, match_filter, self);
+            let checked = match grant {
                 Grant::Denied => {
-                    tracing::debug!(site = %self.site, client = %client_id, filter = %f.filter, "subscribe denied");
+                    self.log_refusal(&ctx, "subscribe", match_filter, by);
                     codes.push(ReasonCode::NotAuthorized);
                     continue;
                 }

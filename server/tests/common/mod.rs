@@ -2,6 +2,8 @@
 //! socket client for byte-level checks.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod binary;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
