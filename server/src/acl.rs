@@ -130,6 +130,11 @@ impl Acl {
         self.development = development;
     }
 
+    /// Replaces the configured rules (a reload).
+    pub fn set_rules(&mut self, rules: Vec<Rule>) {
+        self.rules = rules;
+    }
+
     pub fn set_custom(&mut self, custom: Arc<dyn AccessControl>) {
         self.custom = Some(custom);
     }

@@ -109,7 +109,7 @@ async fn login(
     tokio::time::sleep(hub.failures.delay(ip)).await;
     let verified = match (site.password_hash(&name), &connect.password) {
         (hash, Some(password)) => {
-            let (hash, password) = (hash.map(str::to_owned), password.clone());
+            let password = password.clone();
             // Hashing takes milliseconds of CPU: off the async workers. An unknown user costs
             // as much as a known one.
             tokio::task::spawn_blocking(move || match hash {

@@ -3,16 +3,18 @@
 //! site's broker for wills, expiries and retained messages.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use pubzub_core::Timestamp;
+use tokio_rustls::TlsAcceptor;
 
 use crate::acl::Acl;
 use crate::auth::Failures;
 use crate::broker::Broker;
 use crate::budget::Budget;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
+use crate::listen;
 use crate::metrics::Metrics;
 
 /// How often the brokers' timers are checked. Will delays and expiries are whole seconds, so a
@@ -31,12 +33,32 @@ pub enum Transport {
 pub struct Site {
     pub name: Arc<str>,
     broker: Mutex<Broker>,
+    /// Who may log in; replaced whole by a reload (read once per CONNECT).
+    logins: RwLock<Logins>,
+    /// A development broker: a user name that is not configured counts as anonymous.
+    pub development: bool,
+}
+
+/// A site's users and whether anonymous clients may connect.
+struct Logins {
     /// User name to argon2 PHC string.
     passwords: HashMap<String, String>,
     allow_anonymous: bool,
     allow_anonymous_pages: bool,
-    /// A development broker: a user name that is not configured counts as anonymous.
-    pub development: bool,
+}
+
+impl Logins {
+    fn of(site: &SiteConfig, config: &Config) -> Logins {
+        Logins {
+            passwords: site
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password_hash.clone()))
+                .collect(),
+            allow_anonymous: site.allow_anonymous.unwrap_or(!config.from_file),
+            allow_anonymous_pages: site.allow_anonymous_pages.unwrap_or(true),
+        }
+    }
 }
 
 impl Site {
@@ -47,15 +69,26 @@ impl Site {
         self.broker.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn password_hash(&self, user: &str) -> Option<&str> {
-        self.passwords.get(user).map(String::as_str)
+    fn logins(&self) -> std::sync::RwLockReadGuard<'_, Logins> {
+        self.logins.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn password_hash(&self, user: &str) -> Option<String> {
+        self.logins().passwords.get(user).cloned()
     }
 
     pub fn allows_anonymous(&self, transport: Transport) -> bool {
+        let logins = self.logins();
         match transport {
-            Transport::WebSocket => self.allow_anonymous_pages,
-            Transport::Tcp | Transport::Tls => self.allow_anonymous,
+            Transport::WebSocket => logins.allow_anonymous_pages,
+            Transport::Tcp | Transport::Tls => logins.allow_anonymous,
         }
+    }
+
+    /// Takes the users, anonymous access and rules of `site` from a reloaded configuration.
+    fn reload(&self, site: &SiteConfig, config: &Config) {
+        *self.logins.write().unwrap_or_else(|e| e.into_inner()) = Logins::of(site, config);
+        self.broker().set_rules(site.rules.clone());
     }
 }
 
@@ -68,6 +101,8 @@ pub struct Hub {
     pub failures: Failures,
     /// Sockets open over every listener, taken at accept.
     pub(crate) budget: Budget,
+    /// The MQTT/TLS listeners' certificate, replaced by a reload.
+    tls: RwLock<Option<TlsAcceptor>>,
     epoch: Instant,
 }
 
@@ -95,6 +130,7 @@ impl Hub {
             limits: config.limits.clone(),
             failures: Failures::default(),
             budget: Budget::new(config.limits.max_connections),
+            tls: RwLock::new(None),
             epoch: Instant::now(),
         })
     }
@@ -126,6 +162,49 @@ impl Hub {
 
     pub fn default_site(&self) -> &Arc<Site> {
         &self.default_site
+    }
+
+    /// The TLS acceptor for the next MQTT/TLS connection.
+    pub(crate) fn tls(&self) -> Option<TlsAcceptor> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_tls(&self, tls: Option<TlsAcceptor>) {
+        *self.tls.write().unwrap_or_else(|e| e.into_inner()) = tls;
+    }
+
+    /// Takes users, anonymous access, access rules and the TLS certificate from `config`;
+    /// connections stay. Everything or nothing: a certificate that cannot be read changes
+    /// nothing. What takes a restart (listeners, limits, sites added or removed, host names)
+    /// is named in the returned list.
+    pub(crate) fn reload(&self, config: &Config) -> Result<Vec<String>, listen::TlsError> {
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        let mut needs_restart = Vec::new();
+        match (self.tls().is_some(), tls) {
+            (true, Some(tls)) => self.set_tls(Some(tls)),
+            (false, Some(_)) => needs_restart.push("a TLS listener where there was none".into()),
+            (true, None) => needs_restart.push("turning the TLS listener off".into()),
+            (false, None) => {}
+        }
+        let sites = config.all_sites();
+        for (name, site) in &sites {
+            match self.sites.get(name.as_str()) {
+                Some(running) => running.reload(site, config),
+                None => needs_restart.push(format!("the new site {name}")),
+            }
+        }
+        for name in self.sites.keys() {
+            if !sites.contains_key(&**name) {
+                needs_restart.push(format!("removing the site {name}"));
+            }
+        }
+        if format!("{:?}", config.limits) != format!("{:?}", self.limits) {
+            needs_restart.push("[limits]".into());
+        }
+        Ok(needs_restart)
     }
 
     /// Runs the brokers' timers until the hub is dropped by everyone else, and gives memory
@@ -192,13 +271,7 @@ fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metr
             acl,
         )),
         name,
-        passwords: site
-            .users
-            .iter()
-            .map(|u| (u.name.clone(), u.password_hash.clone()))
-            .collect(),
-        allow_anonymous: site.allow_anonymous.unwrap_or(!config.from_file),
-        allow_anonymous_pages: site.allow_anonymous_pages.unwrap_or(true),
+        logins: RwLock::new(Logins::of(site, config)),
         development: config.development,
     }
 }

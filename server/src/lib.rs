@@ -92,6 +92,8 @@ impl Server {
             (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
             _ => None,
         };
+        let has_tls = tls.is_some();
+        hub.set_tls(tls);
         for (what, dir) in [("www_dir", &config.www_dir), ("pkg_dir", &config.pkg_dir)] {
             if !dir.is_dir() {
                 tracing::warn!(
@@ -115,18 +117,13 @@ impl Server {
         let mut mqtt = Vec::new();
         for listener in bind(&config.mqtt_addrs()).await? {
             mqtt.push(local_addr(&listener)?);
-            tasks.spawn(listen::mqtt(listener, hub.clone(), None, stop_rx.clone()));
+            tasks.spawn(listen::mqtt(listener, hub.clone(), false, stop_rx.clone()));
         }
         let mut mqtts = Vec::new();
-        if let Some(tls) = tls {
+        if has_tls {
             for listener in bind(&config.mqtts_addrs()).await? {
                 mqtts.push(local_addr(&listener)?);
-                tasks.spawn(listen::mqtt(
-                    listener,
-                    hub.clone(),
-                    Some(tls.clone()),
-                    stop_rx.clone(),
-                ));
+                tasks.spawn(listen::mqtt(listener, hub.clone(), true, stop_rx.clone()));
             }
         }
         if config.demo {
@@ -174,6 +171,15 @@ impl Server {
 
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.hub.metrics
+    }
+
+    /// Takes users, anonymous access, access rules and the TLS certificate from `config`
+    /// (a configuration file read again, as on SIGHUP) without dropping a connection.
+    /// Existing subscriptions are granted again under the new rules. A certificate that cannot
+    /// be read changes nothing and is the error. Returns what the reload could not change and
+    /// takes a restart (listeners and limits are not compared beyond `[limits]`).
+    pub fn reload(&self, config: &Config) -> Result<Vec<String>, ServerError> {
+        Ok(self.hub.reload(config)?)
     }
 
     /// Stops accepting, sends DISCONNECT 0x8B to v5 clients, fires the wills that must fire,

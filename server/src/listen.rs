@@ -91,12 +91,13 @@ async fn accept(
     }
 }
 
-/// Accepts MQTT over TCP (or TLS, with `tls`) until `stop` turns true. Each socket takes a
-/// permit from the connection budget first; without one it is closed at once.
+/// Accepts MQTT over TCP (or TLS, with `tls`: the hub's certificate at the time of each
+/// accept) until `stop` turns true. Each socket takes a permit from the connection budget
+/// first; without one it is closed at once.
 pub async fn mqtt(
     listener: TcpListener,
     hub: Arc<Hub>,
-    tls: Option<TlsAcceptor>,
+    tls: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) = accept(&listener, &mut stop).await {
@@ -104,8 +105,15 @@ pub async fn mqtt(
             Metrics::inc(&hub.metrics.refused_connections);
             continue;
         };
+        let tls = if tls {
+            match hub.tls() {
+                Some(acceptor) => Some(acceptor),
+                None => continue,
+            }
+        } else {
+            None
+        };
         let hub = hub.clone();
-        let tls = tls.clone();
         tokio::spawn(async move {
             serve_stream(stream, peer, hub, tls).await;
             drop(permit);

@@ -127,7 +127,7 @@ struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn apply(self, l: &mut pubzub_server::config::Limits) {
+    fn apply(&self, l: &mut pubzub_server::config::Limits) {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { l.$field = v; } )* };
         }
@@ -216,7 +216,8 @@ fn hash_password() -> ExitCode {
 }
 
 impl Args {
-    fn apply(self, c: &mut Config) {
+    /// The flags and variables over the file's settings (again after each reload).
+    fn apply(&self, c: &mut Config) {
         c.http.ip = self.http_ip.or(c.http.ip);
         c.http.ip6 = self.http_ip6.or(c.http.ip6);
         c.http.port = self.http_port.or(c.http.port);
@@ -226,13 +227,13 @@ impl Args {
         c.mqtts.ip = self.mqtts_ip.or(c.mqtts.ip);
         c.mqtts.ip6 = self.mqtts_ip6.or(c.mqtts.ip6);
         c.mqtts.port = self.mqtts_port.or(c.mqtts.port);
-        c.tls.cert = self.tls_cert.or(c.tls.cert.take());
-        c.tls.key = self.tls_key.or(c.tls.key.take());
-        if let Some(d) = self.www_dir {
-            c.www_dir = d;
+        c.tls.cert = self.tls_cert.clone().or(c.tls.cert.take());
+        c.tls.key = self.tls_key.clone().or(c.tls.key.take());
+        if let Some(d) = &self.www_dir {
+            c.www_dir = d.clone();
         }
-        if let Some(d) = self.pkg_dir {
-            c.pkg_dir = d;
+        if let Some(d) = &self.pkg_dir {
+            c.pkg_dir = d.clone();
         }
         self.limits.apply(&mut c.limits);
         if let Some(demo) = self.demo {
@@ -283,33 +284,62 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_signal().await;
+        serve_until_stopped(&server, &args).await;
         tracing::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-/// SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Returns on SIGINT or SIGTERM; on SIGHUP reads the configuration file again and reloads.
+async fn serve_until_stopped(server: &Server, args: &Args) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            loop {
                 tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => reload(server, args),
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
             }
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// SIGHUP: users, rules and the TLS certificate from the configuration file, as Mosquitto
+/// does. A file that cannot be read or parsed, or a certificate that cannot, changes nothing.
+fn reload(server: &Server, args: &Args) {
+    let Some(path) = &args.config else {
+        tracing::warn!("SIGHUP: no configuration file to reload (running without --config)");
+        return;
+    };
+    let failed = |why: &dyn std::fmt::Display| {
+        tracing::error!("reload failed, the configuration in use stays: {why}");
+    };
+    let mut config = match Config::from_file(path) {
+        Ok(c) => c,
+        Err(e) => return failed(&e),
+    };
+    args.apply(&mut config);
+    match server.reload(&config) {
+        Ok(needs_restart) => {
+            tracing::info!(
+                "reloaded {}: users, access rules and the TLS certificate",
+                path.display()
+            );
+            if !needs_restart.is_empty() {
+                tracing::warn!(
+                    "not changed by a reload, these take a restart: {}",
+                    needs_restart.join(", ")
+                );
+            }
+        }
+        Err(e) => failed(&e),
     }
 }

@@ -9,6 +9,7 @@ mod ending;
 pub mod expand;
 pub mod handler;
 pub mod message;
+mod reload;
 mod route;
 pub mod session;
 mod subscribe;

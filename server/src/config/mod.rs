@@ -104,11 +104,13 @@ impl Config {
             source: Box::new(source),
         })?;
         config.from_file = true;
-        // The file's folders are the file's: found wherever the binary runs from.
+        // The file's paths are the file's: found wherever the binary runs from.
         if let Some(base) = path.parent() {
-            for dir in [&mut config.www_dir, &mut config.pkg_dir] {
-                if dir.is_relative() {
-                    *dir = base.join(&*dir);
+            let tls = [config.tls.cert.as_mut(), config.tls.key.as_mut()];
+            let files = [Some(&mut config.www_dir), Some(&mut config.pkg_dir)];
+            for p in files.into_iter().chain(tls).flatten() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
                 }
             }
         }
