@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::auth;
 use crate::broker::{Accepted, Ending, Outgoing};
 use crate::hub::{Hub, Site, Transport};
-use crate::metrics::Metrics;
+use crate::metrics::{Latency, ListenerMetrics};
 use crate::outbox::{OutboxRx, OutboxTx, outbox};
 use crate::transport::{Inbound, Outbound, RecvError};
 
@@ -55,10 +55,11 @@ pub async fn serve<I: Inbound, O: Outbound>(
     outbound: O,
     origin: Origin,
 ) {
-    hub.metrics.connections.fetch_add(1, Relaxed);
-    Metrics::inc(&hub.metrics.connections_total);
-    run(&hub, inbound, outbound, origin).await;
-    hub.metrics.connections.fetch_sub(1, Relaxed);
+    let listener = hub.metrics.listener(origin.transport).clone();
+    listener.connections.inc();
+    listener.accepted.inc();
+    run(&hub, inbound, outbound, origin, &listener).await;
+    listener.connections.dec();
 }
 
 /// Sends a refusing CONNACK (unless the client's version is unknown) and closes.
@@ -131,15 +132,21 @@ async fn login(
     }
 }
 
-async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: O, origin: Origin) {
+async fn run<I: Inbound, O: Outbound>(
+    hub: &Arc<Hub>,
+    mut inbound: I,
+    outbound: O,
+    origin: Origin,
+    listener: &ListenerMetrics,
+) {
     let peer = origin.peer;
     let mut buf = BytesMut::new();
     let mut decoder = Decoder::new(hub.limits.max_packet_size);
-    let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder).await {
+    let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder, listener).await {
         Ok(connect) => connect,
         Err(refusal) => {
             if let Some((code, version)) = refusal {
-                Metrics::inc(&hub.metrics.protocol_errors);
+                listener.protocol_errors.inc();
                 tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
                 refuse(outbound, code, version).await;
             }
@@ -149,7 +156,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
     let (site, user) = match login(hub, &connect, &origin).await {
         Ok(login) => login,
         Err(code) => {
-            Metrics::inc(&hub.metrics.refused_connections);
+            listener.refused.inc();
             let user = connect.username.as_deref().unwrap_or("(none)");
             tracing::info!(%peer, %user, "login refused: reason {:#04x}", code as u8);
             refuse(outbound, code, Some(connect.protocol)).await;
@@ -165,7 +172,11 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         outbound,
         version,
         qos0.clone(),
-        hub.metrics.clone(),
+        WriterMetrics {
+            bytes_out: listener.bytes_out.clone(),
+            messages_out: site.metrics.messages_out.clone(),
+            latency: hub.metrics.latency.clone(),
+        },
         done_tx,
     ));
 
@@ -175,6 +186,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
     let accepted = match accepted {
         Ok(accepted) => accepted,
         Err(code) => {
+            listener.refused.inc();
             tracing::info!(%peer, site = %site.name, user = %user_name, "connection refused: reason {:#04x}", code as u8);
             drop(tx);
             let _ = writer.await;
@@ -224,7 +236,9 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
         };
         match read {
             Ok(0) => break Close::Client(Ending::Lost, None),
-            Ok(n) => Metrics::add(&hub.metrics.bytes_in, n as u64),
+            Ok(n) => {
+                listener.bytes_in.inc_by(n as u64);
+            }
             Err(RecvError::Io(e)) => {
                 tracing::debug!(%peer, "read failed: {e}");
                 break Close::Client(Ending::Lost, None);
@@ -257,7 +271,7 @@ async fn run<I: Inbound, O: Outbound>(hub: &Arc<Hub>, mut inbound: I, outbound: 
                 broker.disconnected(client, accepted.conn, Ending::Lost, None, now)
             }
             Close::Violation(code, why) => {
-                Metrics::inc(&hub.metrics.protocol_errors);
+                listener.protocol_errors.inc();
                 tracing::info!(%peer, %client, "closing connection: {why} (reason {:#04x})", code as u8);
                 broker.kick(client, accepted.conn, code);
                 broker.disconnected(client, accepted.conn, Ending::Lost, None, now);
@@ -285,6 +299,7 @@ async fn read_connect<I: Inbound>(
     inbound: &mut I,
     buf: &mut BytesMut,
     decoder: &mut Decoder,
+    listener: &ListenerMetrics,
 ) -> Result<pubzub_core::Connect, Option<(ReasonCode, Option<ProtocolVersion>)>> {
     let deadline = Instant::now() + hub.limits.connect_timeout();
     loop {
@@ -305,7 +320,9 @@ async fn read_connect<I: Inbound>(
             Err(e) => return Err(Some((e.reason_code(), Some(decoder.version())))),
         }
         match tokio::time::timeout_at(deadline, inbound.recv(buf)).await {
-            Ok(Ok(n)) if n > 0 => Metrics::add(&hub.metrics.bytes_in, n as u64),
+            Ok(Ok(n)) if n > 0 => {
+                listener.bytes_in.inc_by(n as u64);
+            }
             // Not even a CONNECT fits: closed with the reason (a WebSocket's close code 1009),
             // without a CONNACK, since the client's version is unknown.
             Ok(Err(RecvError::TooLarge)) => return Err(Some((ReasonCode::PacketTooLarge, None))),
@@ -411,7 +428,7 @@ impl Conn<'_> {
         }
         let now = self.hub.now();
         if !self.rate.allow(now.0) {
-            Metrics::inc(&self.hub.metrics.dropped);
+            self.site.metrics.dropped.inc();
             if let Some(id) = p.packet_id {
                 let mut ack = pubzub_core::Ack::new(id);
                 // 0x96 is a DISCONNECT code only; PUBACK and PUBREC say "quota exceeded".
@@ -490,6 +507,13 @@ impl RateLimit {
     }
 }
 
+/// What the writer counts: bytes for its listener, messages and their latency for its site.
+struct WriterMetrics {
+    bytes_out: prometheus_client::metrics::counter::Counter,
+    messages_out: prometheus_client::metrics::counter::Counter,
+    latency: Latency,
+}
+
 /// Encodes and writes what the broker queues, batching whatever is ready. Ends on
 /// `Outgoing::Close`, on a write error, or when every sender is gone; `done` tells the reader.
 async fn write_loop<O: Outbound>(
@@ -497,17 +521,19 @@ async fn write_loop<O: Outbound>(
     mut out: O,
     version: ProtocolVersion,
     qos0_queued: Arc<AtomicUsize>,
-    metrics: Arc<Metrics>,
+    metrics: WriterMetrics,
     done: oneshot::Sender<()>,
 ) {
     let mut buf = BytesMut::new();
     let mut why = None;
     'write: while let Some(batch) = rx.next_batch().await {
+        // One clock read per batch for the latency of all its deliveries.
+        let now = std::time::Instant::now();
         for item in batch {
-            let closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics);
+            let closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics, now);
             if closing.is_some() || buf.len() >= WRITE_BATCH {
                 let bytes = buf.split().freeze();
-                Metrics::add(&metrics.bytes_out, bytes.len() as u64);
+                metrics.bytes_out.inc_by(bytes.len() as u64);
                 if out.send(bytes).await.is_err() {
                     break 'write;
                 }
@@ -519,7 +545,7 @@ async fn write_loop<O: Outbound>(
         }
         if !buf.is_empty() {
             let bytes = buf.split().freeze();
-            Metrics::add(&metrics.bytes_out, bytes.len() as u64);
+            metrics.bytes_out.inc_by(bytes.len() as u64);
             if out.send(bytes).await.is_err() {
                 break;
             }
@@ -537,7 +563,8 @@ fn encode_outgoing(
     version: ProtocolVersion,
     buf: &mut BytesMut,
     qos0_queued: &AtomicUsize,
-    metrics: &Metrics,
+    metrics: &WriterMetrics,
+    now: std::time::Instant,
 ) -> Option<Option<ReasonCode>> {
     let (packet, closing) = match item {
         Outgoing::Packet(p) => (*p, None),
@@ -550,7 +577,10 @@ fn encode_outgoing(
             if packet_id.is_none() {
                 qos0_queued.fetch_sub(1, Relaxed);
             }
-            Metrics::inc(&metrics.messages_out);
+            metrics.messages_out.inc();
+            metrics
+                .latency
+                .observe(now.saturating_duration_since(delivery.message.arrived));
             (
                 Packet::Publish(delivery.to_publish(packet_id, dup, expiry)),
                 None,

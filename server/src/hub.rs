@@ -15,7 +15,7 @@ use crate::broker::Broker;
 use crate::budget::Budget;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::listen;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SiteMetrics};
 
 /// How often the brokers' timers are checked. Will delays and expiries are whole seconds, so a
 /// tenth of a second is precise enough and costs one uncontended lock per site.
@@ -33,6 +33,7 @@ pub enum Transport {
 pub struct Site {
     pub name: Arc<str>,
     broker: Mutex<Broker>,
+    pub(crate) metrics: SiteMetrics,
     /// Who may log in; replaced whole by a reload (read once per CONNECT).
     logins: RwLock<Logins>,
     /// A development broker: a user name that is not configured counts as anonymous.
@@ -108,7 +109,7 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(config: &Config) -> Arc<Hub> {
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new());
         let mut sites = HashMap::new();
         let mut by_host = HashMap::new();
         for (name, site) in config.all_sites() {
@@ -243,9 +244,7 @@ impl Trim {
     const EVERY_MS: u64 = 1000;
 
     fn after_closes(&mut self, metrics: &Metrics, now: Timestamp) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let open = u64::try_from(metrics.connections.load(Relaxed)).unwrap_or(0);
-        let closed = metrics.connections_total.load(Relaxed).saturating_sub(open);
+        let closed = metrics.closed_connections();
         if closed == self.closed_seen || now < self.next {
             return;
         }
@@ -263,6 +262,7 @@ fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metr
     let name: Arc<str> = name.into();
     let mut acl = Acl::new(site.rules.clone());
     acl.set_development(config.development);
+    let metrics = metrics.site(&name);
     Site {
         broker: Mutex::new(Broker::new(
             name.clone(),
@@ -270,6 +270,7 @@ fn build_site(name: &str, site: &SiteConfig, config: &Config, metrics: &Arc<Metr
             metrics.clone(),
             acl,
         )),
+        metrics,
         name,
         logins: RwLock::new(Logins::of(site, config)),
         development: config.development,

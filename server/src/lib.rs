@@ -45,7 +45,6 @@ pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -191,9 +190,7 @@ impl Server {
             site.broker().shutdown(now);
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.hub.metrics.connections.load(Relaxed) > 0
-            && tokio::time::Instant::now() < deadline
-        {
+        while self.hub.metrics.open_connections() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), async {

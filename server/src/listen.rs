@@ -25,7 +25,6 @@ use tower_http::services::ServeDir;
 use crate::budget::Budgeted;
 use crate::connection::{self, Origin};
 use crate::hub::{Hub, Transport};
-use crate::metrics::Metrics;
 use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
 
 /// The WebSocket endpoint browsers connect to.
@@ -100,9 +99,10 @@ pub async fn mqtt(
     tls: bool,
     mut stop: watch::Receiver<bool>,
 ) {
+    let transport = if tls { Transport::Tls } else { Transport::Tcp };
     while let Some((stream, peer)) = accept(&listener, &mut stop).await {
         let Some(permit) = hub.budget.take() else {
-            Metrics::inc(&hub.metrics.refused_connections);
+            hub.metrics.listener(transport).refused.inc();
             continue;
         };
         let tls = if tls {
@@ -229,7 +229,7 @@ pub async fn http(
 ) {
     while let Some((stream, peer)) = accept(&listener, &mut stop).await {
         let Some(permit) = hub.budget.take() else {
-            Metrics::inc(&hub.metrics.refused_connections);
+            hub.metrics.listener(Transport::WebSocket).refused.inc();
             continue;
         };
         let io = TokioIo::new(Budgeted::new(stream, permit));

@@ -38,9 +38,23 @@ async fn config_file_then_env_then_flags() {
     );
     let mut c = V5::simple(r.mqtt, "cli").await;
     c.subscribe("public/cli", QoS::AtMostOnce).await;
+    c.publish_acked("public/cli", "to myself", false).await;
+    let _ = c.publish().await;
+    // prometheus-client's text: per listener, per site, a latency histogram, the process.
     let (_, metrics) = get(r.http, "/metrics").await;
-    assert!(metrics.contains("pubzub_connections 1\n"), "{metrics}");
-    assert!(metrics.contains("# TYPE pubzub_messages_in_total counter"));
+    for line in [
+        "pubzub_connections{listener=\"mqtt\"} 1\n",
+        "pubzub_connections{listener=\"http\"} 0\n",
+        "# TYPE pubzub_messages_in_total counter",
+        "pubzub_messages_in_total{site=\"default\"} 1\n",
+        "pubzub_messages_out_total{site=\"default\"} 1\n",
+        "# TYPE pubzub_publish_to_delivery_seconds histogram",
+        "pubzub_publish_to_delivery_seconds_count 1\n",
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_cpu_seconds_total counter",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     r.child.kill().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 //! server's limits.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicUsize;
 
 use pubzub_core::{ByteStr, ConnAck, Connect, Packet, Publish, ReasonCode, Timestamp};
 use rand::Rng;
@@ -10,7 +10,6 @@ use rand::distr::Alphanumeric;
 
 use super::{Accepted, Broker, Link, Outgoing, ROUTING_ID_PROPERTY, Session, WillMessage};
 use crate::acl::Context;
-use crate::metrics::Metrics;
 use crate::outbox::OutboxTx;
 
 impl Broker {
@@ -37,14 +36,12 @@ impl Broker {
         };
         if connect.properties.authentication_method.is_some() {
             // Enhanced authentication is not offered.
-            Metrics::inc(&self.metrics.refused_connections);
             return refuse(ReasonCode::BadAuthenticationMethod);
         }
         let mut props = pubzub_core::ConnAckProperties::default();
         let client_id = if connect.client_id.is_empty() {
             if !version.is_v5() && !connect.clean_start {
                 // [MQTT-3.1.3-8]
-                Metrics::inc(&self.metrics.refused_connections);
                 return refuse(ReasonCode::ClientIdentifierNotValid);
             }
             let id = loop {
@@ -69,7 +66,6 @@ impl Broker {
             .get(&client_id)
             .is_some_and(|owner| *owner != client_id)
         {
-            Metrics::inc(&self.metrics.refused_connections);
             return refuse(ReasonCode::ClientIdentifierNotValid);
         }
         // A session belongs to its user: another user (or an anonymous client) may not take it
@@ -79,7 +75,6 @@ impl Broker {
             .get(&client_id)
             .is_some_and(|old| old.ctx.user != user)
         {
-            Metrics::inc(&self.metrics.refused_connections);
             return refuse(ReasonCode::NotAuthorized);
         }
 
@@ -162,7 +157,7 @@ impl Broker {
                     },
                 )),
             );
-            self.metrics.sessions.fetch_add(1, Relaxed);
+            self.metrics.sessions.inc();
         }
 
         let conn = self.next_conn;

@@ -1,13 +1,10 @@
 //! How connections and sessions end: wills (now or delayed), session expiry, the timer tick
 //! and server shutdown.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use pubzub_core::{ByteStr, Publish, ReasonCode, Timestamp};
 
 use super::{Broker, ConnId, Ending, Message, Session, WillMessage};
 use crate::acl::{Action, Context};
-use crate::metrics::Metrics;
 
 impl Broker {
     /// The connection `conn` of `client_id` ended. `expiry` is a Session Expiry Interval the
@@ -72,7 +69,7 @@ impl Broker {
     /// client publish there.
     pub(super) fn publish_will(&mut self, ctx: &Context, publish: Publish, now: Timestamp) {
         if !self.permitted(ctx, Action::Publish, &publish.topic, "will") {
-            Metrics::inc(&self.metrics.dropped);
+            self.metrics.dropped.inc();
             return;
         }
         tracing::debug!(site = %self.site, topic = %publish.topic, "will fires");
@@ -100,7 +97,7 @@ impl Broker {
         }
         self.routes.remove(&session.client_id);
         self.routes.remove(&session.routing_id);
-        self.metrics.sessions.fetch_sub(1, Relaxed);
+        self.metrics.sessions.dec();
     }
 
     /// Fires due wills, ends expired sessions, drops expired messages.
@@ -123,9 +120,7 @@ impl Broker {
         }
         let expired = self.retained.expire(now);
         if expired > 0 {
-            self.metrics
-                .retained
-                .store(self.retained.len() as i64, Relaxed);
+            self.metrics.retained.set(self.retained.len() as i64);
         }
         if now >= self.next_queue_sweep {
             // Queued messages expire at any time; a scan a second drops them.
@@ -134,7 +129,7 @@ impl Broker {
             for session in self.sessions.values_mut() {
                 dropped += session.expire_pending(now);
             }
-            Metrics::add(&self.metrics.dropped, dropped as u64);
+            self.metrics.dropped.inc_by(dropped as u64);
         }
     }
 

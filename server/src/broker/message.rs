@@ -1,6 +1,7 @@
 //! What the broker routes (`Message`) and what it hands to a connection's writer (`Outgoing`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::acl::Context;
 use pubzub_core::{
@@ -21,6 +22,9 @@ pub struct Message {
     /// The encoded size without per-delivery fields, to skip subscribers whose
     /// Maximum Packet Size it exceeds before a packet id is spent on it.
     pub wire_len: usize,
+    /// When it came in: for the publish-to-delivery latency metric only (the broker's
+    /// decisions take their time as an argument).
+    pub arrived: Instant,
 }
 
 impl Message {
@@ -41,6 +45,7 @@ impl Message {
             publisher,
             expires_at,
             wire_len,
+            arrived: Instant::now(),
         })
     }
 
@@ -52,6 +57,7 @@ impl Message {
             publisher: self.publisher.clone(),
             expires_at: self.expires_at,
             wire_len: self.wire_len,
+            arrived: self.arrived,
         })
     }
 

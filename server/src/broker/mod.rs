@@ -17,7 +17,6 @@ pub mod will;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use pubzub_core::{
     Ack, ByteStr, Packet, ProtocolVersion, Publish, QoS, ReasonCode, RetainedStore, SubscriptionId,
@@ -26,7 +25,7 @@ use pubzub_core::{
 
 use crate::acl::{AccessControl, Acl, Action, Context, Decider, Directory};
 use crate::config::Limits;
-use crate::metrics::Metrics;
+use crate::metrics::SiteMetrics;
 pub use message::{Delivery, Message, Outgoing};
 pub use session::{ConnId, Link, Queued, Session, WillMessage};
 
@@ -76,7 +75,7 @@ pub struct Broker {
     site: Arc<str>,
     acl: Acl,
     limits: Limits,
-    metrics: Arc<Metrics>,
+    metrics: SiteMetrics,
     /// Boxed: a session is large and the map keeps spare slots.
     sessions: HashMap<ByteStr, Box<Session>>,
     /// Client ids and routing ids to client ids, for `bridge/<id>/...` topics.
@@ -94,7 +93,7 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(site: Arc<str>, limits: Limits, metrics: Arc<Metrics>, acl: Acl) -> Broker {
+    pub fn new(site: Arc<str>, limits: Limits, metrics: SiteMetrics, acl: Acl) -> Broker {
         Broker {
             site,
             acl,
@@ -181,7 +180,7 @@ impl Broker {
         publish: Publish,
         now: Timestamp,
     ) -> Result<(), ReasonCode> {
-        Metrics::inc(&self.metrics.messages_in);
+        self.metrics.messages_in.inc();
         let qos = publish.qos;
         let packet_id = publish.packet_id;
         let max_qos2 = usize::from(self.limits.receive_maximum);
@@ -253,11 +252,11 @@ impl Broker {
             publish.properties.response_topic = Some(expanded);
         }
         if let Some(code) = self.check_topic(&publish.topic) {
-            Metrics::inc(&self.metrics.dropped);
+            self.metrics.dropped.inc();
             return code;
         }
         if !self.permitted(&ctx, Action::Publish, &publish.topic, "publish") {
-            Metrics::inc(&self.metrics.dropped);
+            self.metrics.dropped.inc();
             return ReasonCode::NotAuthorized;
         }
         if publish.topic.starts_with("test/") {
@@ -342,9 +341,7 @@ impl Broker {
             self.retained
                 .set(topic, message.detached(), message.expires_at);
         }
-        self.metrics
-            .retained
-            .store(self.retained.len() as i64, Relaxed);
+        self.metrics.retained.set(self.retained.len() as i64);
     }
 
     /// PUBACK, PUBREC, PUBREL or PUBCOMP from the client.

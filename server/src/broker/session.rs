@@ -12,7 +12,7 @@ use pubzub_core::{
 
 use super::message::{Delivery, Outgoing};
 use crate::acl::Context;
-use crate::metrics::Metrics;
+use crate::metrics::SiteMetrics;
 use crate::outbox::OutboxTx;
 
 /// Identifies one network connection; a session outlives many.
@@ -136,17 +136,17 @@ impl Session {
         now: Timestamp,
         max_queued: usize,
         max_qos0: usize,
-        metrics: &Metrics,
+        metrics: &SiteMetrics,
     ) -> Queued {
         if let Some(link) = &self.link {
             if delivery.max_wire_len() > link.max_packet_size {
                 // [MQTT-3.1.2-25]: never send a packet larger than the client accepts.
-                Metrics::inc(&metrics.dropped);
+                metrics.dropped.inc();
                 return Queued::Dropped;
             }
             if delivery.qos == QoS::AtMostOnce {
                 if link.qos0_queued.load(Relaxed) >= max_qos0 {
-                    Metrics::inc(&metrics.dropped);
+                    metrics.dropped.inc();
                     return Queued::Dropped;
                 }
                 link.qos0_queued.fetch_add(1, Relaxed);
@@ -171,7 +171,7 @@ impl Session {
                 .position(|d| d.qos == QoS::AtMostOnce)
                 .unwrap_or(0);
             self.pending.remove(victim);
-            Metrics::inc(&metrics.dropped);
+            metrics.dropped.inc();
         }
         self.pending.push_back(delivery);
         Queued::Waiting
@@ -207,7 +207,7 @@ impl Session {
     }
 
     /// Sends queued messages while the client's window has room; drops expired ones.
-    pub fn flush(&mut self, now: Timestamp, max_qos0: usize, metrics: &Metrics) {
+    pub fn flush(&mut self, now: Timestamp, max_qos0: usize, metrics: &SiteMetrics) {
         let Some(link) = &self.link else { return };
         let window = link.receive_maximum;
         let max_packet_size = link.max_packet_size;
@@ -216,7 +216,7 @@ impl Session {
                 break;
             };
             if delivery.message.is_expired(now) || delivery.max_wire_len() > max_packet_size {
-                Metrics::inc(&metrics.dropped);
+                metrics.dropped.inc();
                 continue;
             }
             if delivery.qos == QoS::AtMostOnce {

@@ -76,12 +76,23 @@ impl TestServer {
         self.server.as_ref().expect("running").metrics().render()
     }
 
-    /// The value of one metric line, e.g. `metric("pubzub_dropped_messages_total")`.
+    /// The value of a metric summed over its labels (sites, listeners), e.g.
+    /// `metric("pubzub_dropped_messages_total")`.
     pub fn metric(&self, name: &str) -> i64 {
         let text = self.metrics();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+        let values: Vec<i64> = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                let value = match rest.strip_prefix('{') {
+                    Some(labelled) => labelled.split_once("} ")?.1,
+                    None => rest.strip_prefix(' ')?,
+                };
+                value.parse().ok()
+            })
+            .collect();
+        assert!(!values.is_empty(), "no metric {name} in\n{text}");
+        values.iter().sum()
     }
 }
 
