@@ -81,6 +81,10 @@ pub enum DecodeError {
     /// Subscription options with reserved bits set or Retain Handling 3 [MQTT-3.8.3-5].
     #[error("invalid subscription options {0:#010b}")]
     InvalidSubscriptionOptions(u8),
+    /// A PUBLISH with a topic alias the receiver cannot accept (a client session resolves the
+    /// server's aliases as it decodes).
+    #[error(transparent)]
+    TopicAlias(#[from] crate::AliasError),
 }
 
 impl DecodeError {
@@ -89,6 +93,7 @@ impl DecodeError {
         use DecodeError::*;
         match self {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            TopicAlias(e) => e.reason_code(),
             UnsupportedProtocolVersion(_) => ReasonCode::UnsupportedProtocolVersion,
             // A zero-length topic without a Topic Alias is a protocol error [MQTT-3.3.2.3.4].
             InvalidTopicName(TopicError::Empty) => ReasonCode::ProtocolError,

@@ -44,6 +44,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod alias;
 pub mod bytestr;
 pub mod client;
 pub mod codec;
@@ -57,6 +58,7 @@ pub mod topic;
 pub mod tree;
 mod wire;
 
+pub use alias::{AliasError, IncomingAliases, NewAlias, OutgoingAliases};
 pub use bytes::{Bytes, BytesMut};
 pub use bytestr::ByteStr;
 pub use codec::{Decoder, encode, encoded_len};

@@ -526,3 +526,58 @@ fn a_clean_disconnect_says_normal_disconnection() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A PUBLISH from the server with this topic (empty: by alias alone) and topic alias.
+fn aliased(topic: &str, alias: u16, payload: &str) -> Packet {
+    let topic = if topic.is_empty() {
+        TopicName::alias_only()
+    } else {
+        TopicName::try_from(topic).unwrap()
+    };
+    let mut p = Publish::new(topic, payload.to_owned());
+    p.properties.topic_alias = std::num::NonZeroU16::new(alias);
+    Packet::Publish(p)
+}
+
+#[test]
+fn the_servers_topic_aliases_are_resolved_and_a_bad_one_ends_the_connection() {
+    let mut s = ClientSession::new(ClientOptions::default());
+    s.on_open(Timestamp(0));
+    let Some(Packet::Connect(c)) = s
+        .poll_transmit(0, Timestamp(0))
+        .and_then(|b| decode_one(&b))
+    else {
+        panic!("CONNECT first");
+    };
+    assert_eq!(c.properties.topic_alias_maximum, Some(64), "announced");
+    let bytes = wire(&[
+        connack(false, 10),
+        aliased("a/long/topic", 7, "1"),
+        aliased("", 7, "2"),
+    ]);
+    s.on_bytes(&bytes, Timestamp(0)).unwrap();
+    assert_eq!(
+        delivered(events(&mut s)),
+        ["a/long/topic=1", "a/long/topic=2"]
+    );
+    // An alias never set is a protocol error; one over the maximum is 0x94.
+    let unknown = s.on_bytes(&wire(&[aliased("", 8, "3")]), Timestamp(0));
+    assert_eq!(
+        unknown.map_err(|e| e.reason_code()),
+        Err(ReasonCode::ProtocolError)
+    );
+    let over = s.on_bytes(&wire(&[aliased("b", 65, "4")]), Timestamp(0));
+    assert_eq!(
+        over.map_err(|e| e.reason_code()),
+        Err(ReasonCode::TopicAliasInvalid)
+    );
+    // A new connection starts without the old aliases.
+    s.on_close();
+    s.on_open(Timestamp(1));
+    s.on_bytes(&wire(&[connack(true, 10)]), Timestamp(1))
+        .unwrap();
+    assert!(
+        s.on_bytes(&wire(&[aliased("", 7, "5")]), Timestamp(1))
+            .is_err()
+    );
+}

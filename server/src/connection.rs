@@ -5,16 +5,15 @@
 //! the client's topic aliases and its publish rate. A writer task drains the outgoing channel,
 //! encoding everything that is ready into one buffer per write.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use pubzub_core::{
-    ByteStr, ConnAck, DecodeError, Decoder, Disconnect, Packet, ProtocolVersion, Publish, QoS,
-    ReasonCode, TopicName, encode,
+    ByteStr, ConnAck, DecodeError, Decoder, Disconnect, IncomingAliases, OutgoingAliases, Packet,
+    ProtocolVersion, Publish, QoS, ReasonCode, encode,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -22,12 +21,10 @@ use tokio::time::Instant;
 use crate::auth;
 use crate::broker::{Accepted, Ending, Outgoing};
 use crate::hub::{Hub, Site, Transport};
-use crate::metrics::{Latency, ListenerMetrics};
-use crate::outbox::{OutboxRx, OutboxTx, outbox};
+use crate::metrics::ListenerMetrics;
+use crate::outbox::{OutboxTx, outbox};
 use crate::transport::{Inbound, Outbound, RecvError};
-
-/// Bytes gathered into one write when several packets are ready.
-const WRITE_BATCH: usize = 64 * 1024;
+use crate::writer::{Writer, WriterMetrics};
 
 /// Why the connection ends, for the log line and the broker.
 enum Close {
@@ -167,18 +164,22 @@ async fn run<I: Inbound, O: Outbound>(
     let (tx, rx) = outbox();
     let qos0 = Arc::new(AtomicUsize::new(0));
     let (done_tx, mut done_rx) = oneshot::channel::<()>();
-    let writer = tokio::spawn(write_loop(
-        rx,
-        outbound,
+    let writer = Writer {
         version,
-        qos0.clone(),
-        WriterMetrics {
+        aliases: OutgoingAliases::new(),
+        topic_alias_maximum: connect.properties.topic_alias_maximum.unwrap_or(0),
+        max_packet_size: connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |m| m.get() as usize),
+        qos0_queued: qos0.clone(),
+        metrics: WriterMetrics {
             bytes_out: listener.bytes_out.clone(),
             messages_out: site.metrics.messages_out.clone(),
             latency: hub.metrics.latency.clone(),
         },
-        done_tx,
-    ));
+    };
+    let writer = tokio::spawn(writer.run(rx, outbound, done_tx));
 
     let now = hub.now();
     let user_name = user.as_deref().unwrap_or("(anonymous)").to_owned();
@@ -207,7 +208,7 @@ async fn run<I: Inbound, O: Outbound>(
         site: &site,
         accepted: &accepted,
         tx: &tx,
-        aliases: HashMap::new(),
+        aliases: IncomingAliases::new(),
         rate: RateLimit::new(hub.limits.max_publish_rate),
     };
     let keep_alive = (accepted.keep_alive > 0)
@@ -358,7 +359,7 @@ struct Conn<'a> {
     accepted: &'a Accepted,
     tx: &'a OutboxTx,
     /// The client's topic aliases [MQTT-3.3.2.3.4].
-    aliases: HashMap<u16, TopicName>,
+    aliases: IncomingAliases,
     rate: RateLimit,
 }
 
@@ -398,26 +399,9 @@ impl Conn<'_> {
     }
 
     fn publish(&mut self, mut p: Publish) -> Option<Close> {
-        if let Some(alias) = p.properties.topic_alias.take() {
-            if alias.get() > self.hub.limits.topic_alias_maximum {
-                return Some(Close::Violation(
-                    ReasonCode::TopicAliasInvalid,
-                    format!("topic alias {alias} over the maximum"),
-                ));
-            }
-            if p.topic.is_empty() {
-                match self.aliases.get(&alias.get()) {
-                    Some(topic) => p.topic = topic.clone(),
-                    None => {
-                        return Some(Close::Violation(
-                            ReasonCode::ProtocolError,
-                            format!("unknown topic alias {alias}"),
-                        ));
-                    }
-                }
-            } else {
-                self.aliases.insert(alias.get(), p.topic.clone());
-            }
+        let max = self.hub.limits.topic_alias_maximum;
+        if let Err(e) = self.aliases.resolve(&mut p, max) {
+            return Some(Close::Violation(e.reason_code(), e.to_string()));
         }
         if !p.properties.subscription_identifiers.is_empty() {
             // [MQTT-3.3.4-6]
@@ -505,96 +489,4 @@ impl RateLimit {
             false
         }
     }
-}
-
-/// What the writer counts: bytes for its listener, messages and their latency for its site.
-struct WriterMetrics {
-    bytes_out: prometheus_client::metrics::counter::Counter,
-    messages_out: prometheus_client::metrics::counter::Counter,
-    latency: Latency,
-}
-
-/// Encodes and writes what the broker queues, batching whatever is ready. Ends on
-/// `Outgoing::Close`, on a write error, or when every sender is gone; `done` tells the reader.
-async fn write_loop<O: Outbound>(
-    mut rx: OutboxRx,
-    mut out: O,
-    version: ProtocolVersion,
-    qos0_queued: Arc<AtomicUsize>,
-    metrics: WriterMetrics,
-    done: oneshot::Sender<()>,
-) {
-    let mut buf = BytesMut::new();
-    let mut why = None;
-    'write: while let Some(batch) = rx.next_batch().await {
-        // One clock read per batch for the latency of all its deliveries.
-        let now = std::time::Instant::now();
-        for item in batch {
-            let closing = encode_outgoing(item, version, &mut buf, &qos0_queued, &metrics, now);
-            if closing.is_some() || buf.len() >= WRITE_BATCH {
-                let bytes = buf.split().freeze();
-                metrics.bytes_out.inc_by(bytes.len() as u64);
-                if out.send(bytes).await.is_err() {
-                    break 'write;
-                }
-            }
-            if let Some(code) = closing {
-                why = code;
-                break 'write;
-            }
-        }
-        if !buf.is_empty() {
-            let bytes = buf.split().freeze();
-            metrics.bytes_out.inc_by(bytes.len() as u64);
-            if out.send(bytes).await.is_err() {
-                break;
-            }
-        }
-        // An idle connection keeps no write buffer.
-        buf = BytesMut::new();
-    }
-    out.close(why).await;
-    drop(done);
-}
-
-/// Appends one outgoing item; `Some(reason)` when it closes the connection.
-fn encode_outgoing(
-    item: Outgoing,
-    version: ProtocolVersion,
-    buf: &mut BytesMut,
-    qos0_queued: &AtomicUsize,
-    metrics: &WriterMetrics,
-    now: std::time::Instant,
-) -> Option<Option<ReasonCode>> {
-    let (packet, closing) = match item {
-        Outgoing::Packet(p) => (*p, None),
-        Outgoing::Publish {
-            delivery,
-            packet_id,
-            dup,
-            expiry,
-        } => {
-            if packet_id.is_none() {
-                qos0_queued.fetch_sub(1, Relaxed);
-            }
-            metrics.messages_out.inc();
-            metrics
-                .latency
-                .observe(now.saturating_duration_since(delivery.message.arrived));
-            (
-                Packet::Publish(delivery.to_publish(packet_id, dup, expiry)),
-                None,
-            )
-        }
-        Outgoing::Close(code) => match code {
-            Some(code) if version.is_v5() => {
-                (Packet::Disconnect(Disconnect::new(code)), Some(Some(code)))
-            }
-            _ => return Some(code),
-        },
-    };
-    if let Err(e) = encode(&packet, version, buf) {
-        tracing::warn!("dropping an unencodable {:?}: {e}", packet.packet_type());
-    }
-    closing
 }

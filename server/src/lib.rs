@@ -16,6 +16,7 @@
 //! - `budget`: the connection budget every listener takes a permit from at accept.
 //! - [`hub`]: the state every connection shares, and the broker's timer.
 //! - [`outbox`]: the queue from the broker to a connection's writer.
+//! - `writer`: a connection's writer task: batching, encoding, server-to-client topic aliases.
 //! - [`metrics`]: counters for `/metrics`.
 //!
 //! # Example
@@ -42,6 +43,7 @@ pub mod listen;
 pub mod metrics;
 pub mod outbox;
 pub mod transport;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -22,6 +22,8 @@ struct Driver {
     epoch: Instant,
     /// Sizes of the packets written, in order.
     written: Vec<usize>,
+    /// Bytes read from the server.
+    read: usize,
 }
 
 impl Driver {
@@ -32,6 +34,7 @@ impl Driver {
             buf: BytesMut::new(),
             epoch: Instant::now(),
             written: Vec::new(),
+            read: 0,
         }
     }
 
@@ -91,6 +94,7 @@ impl Driver {
                 read = stream.read_buf(&mut self.buf) => {
                     let n = read.expect("reads");
                     assert!(n > 0, "the server closed the connection; events so far: {events:?}");
+                    self.read += n;
                     let now = self.now();
                     self.session.on_bytes(&self.buf, now).expect("valid packets");
                     self.buf.clear();
@@ -362,5 +366,36 @@ async fn a_missing_pingresp_is_detected() {
     assert!(
         waited >= Duration::from_millis(1400) && waited < Duration::from_secs(3),
         "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_servers_aliases_for_repeated_topics_are_resolved() {
+    let s = common::start().await;
+    let mut d = Driver::new(ClientOptions::default());
+    d.open(s.mqtt).await;
+    d.session.subscribe(filter("sensors/#"), QoS::AtMostOnce);
+    d.until(|e| matches!(e, Event::Subscribed { .. })).await;
+    let mut p = V5::simple(s.mqtt, "thermometer").await;
+    let topic = "sensors/building-7/floor-3/temperature";
+    let mut sizes = Vec::new();
+    for reading in ["20", "21", "22"] {
+        let before = d.read;
+        p.publish_acked(topic, reading, false).await;
+        let got = d.until(|e| matches!(e, Event::Message(_))).await;
+        let Some(Event::Message(m)) = got.last() else {
+            panic!("no message: {got:?}");
+        };
+        assert_eq!(
+            (m.topic.as_str(), &m.payload[..]),
+            (topic, reading.as_bytes())
+        );
+        assert_eq!(m.properties.topic_alias, None, "resolved, not passed on");
+        sizes.push(d.read - before);
+    }
+    // The session announced a Topic Alias Maximum: the server names the topic once.
+    assert!(
+        sizes[1] + topic.len() <= sizes[0] && sizes[2] == sizes[1],
+        "later messages come by alias: {sizes:?}"
     );
 }

@@ -337,3 +337,73 @@ async fn a_tilde_response_topic_is_expanded() {
         .and_then(|p| p.response_topic);
     assert_eq!(got.as_deref(), Some("bridge/asker/reply/1"));
 }
+
+/// The topic and alias of each of the next `n` PUBLISH packets `raw` receives.
+async fn topics_and_aliases(raw: &mut Raw, n: usize) -> Vec<(String, Option<u16>)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match raw.recv().await {
+            Some(Packet::Publish(p)) => got.push((
+                p.topic.to_string(),
+                p.properties.topic_alias.map(|a| a.get()),
+            )),
+            Some(_) => {}
+            None => panic!("closed after {got:?}"),
+        }
+    }
+    got
+}
+
+/// A raw v5 subscriber to `alias/#` with this Topic Alias Maximum (none: the property left out).
+async fn alias_subscriber(addr: std::net::SocketAddr, id: &str, max: Option<u16>) -> Raw {
+    let mut connect = common::connect_packet(id);
+    connect.properties.topic_alias_maximum = max;
+    let (mut raw, _) = Raw::connect_with(addr, connect).await;
+    raw.send(Packet::Subscribe(pubzub_core::Subscribe {
+        packet_id: pubzub_core::PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        filters: vec![pubzub_core::SubscribeFilter {
+            filter: "alias/#".try_into().unwrap(),
+            options: Default::default(),
+        }],
+    }))
+    .await;
+    assert!(matches!(raw.recv().await, Some(Packet::SubAck(_))));
+    raw
+}
+
+#[tokio::test]
+async fn the_server_sends_repeated_topics_by_alias_within_the_clients_maximum() {
+    let s = common::start().await;
+    let mut with_two = alias_subscriber(s.mqtt, "takes-two", Some(2)).await;
+    let mut with_none = alias_subscriber(s.mqtt, "takes-none", None).await;
+    let publisher = V5::simple(s.mqtt, "alias-source").await;
+    let topics = [
+        "alias/a", "alias/a", "alias/b", "alias/c", "alias/a", "alias/c",
+    ];
+    for t in topics {
+        publisher
+            .client
+            .publish(t, QoS::AtMostOnce, false, "x")
+            .await
+            .unwrap();
+    }
+    let own = |t: &str, a: Option<u16>| (t.to_string(), a);
+    assert_eq!(
+        topics_and_aliases(&mut with_two, topics.len()).await,
+        [
+            own("alias/a", Some(1)), // topic and a new alias
+            own("", Some(1)),        // the alias alone
+            own("alias/b", Some(2)),
+            own("alias/c", None), // the client's maximum is reached
+            own("", Some(1)),
+            own("alias/c", None),
+        ]
+    );
+    // A client that takes no aliases gets every topic in full.
+    let plain = topics_and_aliases(&mut with_none, topics.len()).await;
+    assert_eq!(
+        plain,
+        topics.iter().map(|t| own(t, None)).collect::<Vec<_>>()
+    );
+}

@@ -62,6 +62,20 @@ test('connect v5 over WebSocket: assigned client id and routing id', async () =>
   await client.endAsync();
 });
 
+test('topics sent again arrive by alias within the client\'s Topic Alias Maximum, and MQTT.js resolves them', async () => {
+  const { client: sub } = await connect({ properties: { topicAliasMaximum: 2 } });
+  const { client: pub } = await connect();
+  await sub.subscribeAsync('public/js/alias/#', { qos: 1 });
+  const topics = ['a', 'b', 'a', 'c', 'a', 'b'].map((t) => `public/js/alias/${t}`);
+  const arriving = messages(sub, topics.length);
+  for (const [i, topic] of topics.entries()) await pub.publishAsync(topic, String(i), { qos: 1 });
+  const got = await arriving;
+  assert.deepEqual(got.map((m) => [m.topic, m.payload]), topics.map((t, i) => [t, String(i)]));
+  // a and b got aliases 1 and 2; c came after the maximum and goes by name.
+  assert.deepEqual(got.map((m) => m.packet.properties?.topicAlias ?? null), [1, 2, 1, null, 1, 2]);
+  await Promise.all([sub.endAsync(), pub.endAsync()]);
+});
+
 test('publish and receive QoS 0, 1 and 2', async () => {
   const { client: sub } = await connect();
   const { client: pub } = await connect();

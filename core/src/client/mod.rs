@@ -28,15 +28,13 @@
 mod subscriptions;
 
 use std::collections::VecDeque;
-use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::level_map::LevelMap;
 use crate::{
-    Ack, ByteStr, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, PacketId,
-    ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
-    Timestamp, TopicFilter, Unsubscribe, encode,
+    Ack, ByteStr, ConnAck, Connect, DecodeError, Decoder, Disconnect, IncomingAliases,
+    OutgoingAliases, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
+    SubscribeFilter, SubscriptionOptions, Timestamp, TopicFilter, Unsubscribe, encode,
 };
 use subscriptions::{Added, Subscriptions};
 
@@ -58,6 +56,9 @@ pub struct ClientOptions {
     /// Put on every SUBSCRIBE, so that messages for this session's subscriptions carry it and
     /// messages addressed to the client itself (`bridge/<id>/...`) do not.
     pub subscription_id: Option<crate::SubscriptionId>,
+    /// Topic aliases the server may use towards this client (its Topic Alias Maximum): a
+    /// topic it sends again then costs two bytes instead of the whole name.
+    pub topic_alias_maximum: u16,
 }
 
 impl Default for ClientOptions {
@@ -71,6 +72,7 @@ impl Default for ClientOptions {
             max_offline: 1000,
             high_water: 64 * 1024,
             subscription_id: crate::SubscriptionId::new(1),
+            topic_alias_maximum: 64,
         }
     }
 }
@@ -161,8 +163,10 @@ pub struct ClientSession {
     subs: Subscriptions,
     /// Bytes received on this connection and not yet a whole packet.
     rx: BytesMut,
-    /// Topic aliases given out on this connection, by topic.
-    aliases: LevelMap<ByteStr, u16>,
+    /// Topic aliases given out on this connection.
+    aliases: OutgoingAliases,
+    /// Topic aliases the server set on this connection.
+    incoming: IncomingAliases,
     next_packet_id: u16,
     last_sent: Timestamp,
     ping_sent: Option<Timestamp>,
@@ -185,7 +189,8 @@ impl ClientSession {
             qos2_in: Vec::new(),
             subs: Subscriptions::default(),
             rx: BytesMut::new(),
-            aliases: LevelMap::new(),
+            aliases: OutgoingAliases::new(),
+            incoming: IncomingAliases::new(),
             next_packet_id: 1,
             last_sent: Timestamp(0),
             ping_sent: None,
@@ -227,6 +232,7 @@ impl ClientSession {
         self.ping_sent = None;
         self.last_sent = now;
         self.aliases.clear();
+        self.incoming.clear();
         self.decoder = Decoder::default();
         self.decoder.set_version(ProtocolVersion::V5);
         self.rx.clear();
@@ -241,6 +247,8 @@ impl ClientSession {
             properties: Default::default(),
         };
         connect.properties.session_expiry_interval = Some(self.options.session_expiry);
+        connect.properties.topic_alias_maximum =
+            Some(self.options.topic_alias_maximum).filter(|&m| m > 0);
         self.control.clear();
         self.control.push_back(Packet::Connect(Box::new(connect)));
     }
@@ -263,7 +271,12 @@ impl ClientSession {
         self.rx.extend_from_slice(bytes);
         loop {
             match self.decoder.decode(&mut self.rx) {
-                Ok(Some(packet)) => self.on_packet(packet, now),
+                Ok(Some(packet)) => {
+                    if let Err(e) = self.on_packet(packet, now) {
+                        self.rx.clear();
+                        return Err(e);
+                    }
+                }
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.rx.clear();
@@ -273,10 +286,15 @@ impl ClientSession {
         }
     }
 
-    fn on_packet(&mut self, packet: Packet, now: Timestamp) {
+    /// One packet from the server; an error (a topic alias it may not use) ends the connection.
+    fn on_packet(&mut self, packet: Packet, now: Timestamp) -> Result<(), DecodeError> {
         match packet {
             Packet::ConnAck(ack) => self.on_connack(ack, now),
-            Packet::Publish(p) => self.on_publish(p),
+            Packet::Publish(mut p) => {
+                let max = self.options.topic_alias_maximum;
+                self.incoming.resolve(&mut p, max)?;
+                self.on_publish(p);
+            }
             Packet::PubAck(ack) => self.settle(ack.packet_id, ack.reason_code),
             Packet::PubRec(ack) => {
                 if ack.reason_code.is_error() {
@@ -313,6 +331,7 @@ impl ClientSession {
             // UNSUBACK needs nothing; others cannot come from a server.
             _ => {}
         }
+        Ok(())
     }
 
     fn on_connack(&mut self, ack: ConnAck, now: Timestamp) {
@@ -574,7 +593,8 @@ impl ClientSession {
             if publish.qos != QoS::AtMostOnce {
                 publish.packet_id = Some(self.next_id());
             }
-            let (wire, new_alias) = self.with_alias(&publish, limits.topic_alias_maximum);
+            let mut wire = publish.clone();
+            let new_alias = self.aliases.apply(&mut wire, limits.topic_alias_maximum);
             let bytes = match encode_within(&Packet::Publish(wire), limits.max_packet_size) {
                 Ok(bytes) => bytes,
                 Err(reason) => {
@@ -587,8 +607,7 @@ impl ClientSession {
                 }
             };
             if let Some(alias) = new_alias {
-                self.aliases
-                    .insert(publish.topic.as_byte_str().clone(), alias);
+                self.aliases.commit(alias);
             }
             self.last_sent = now;
             if publish.qos == QoS::AtMostOnce {
@@ -604,27 +623,6 @@ impl ClientSession {
                 });
             }
             return Some(bytes);
-        }
-    }
-
-    /// The PUBLISH as sent: with a topic alias when the server allows them. The first use of
-    /// a topic sends topic and alias (the alias to record once the packet is committed),
-    /// later ones the alias alone.
-    fn with_alias(&self, publish: &Publish, max: u16) -> (Publish, Option<u16>) {
-        let mut p = publish.clone();
-        if max == 0 {
-            return (p, None);
-        }
-        if let Some(&alias) = self.aliases.get(p.topic.as_byte_str()) {
-            p.properties.topic_alias = NonZeroU16::new(alias);
-            p.topic = crate::TopicName::alias_only();
-            (p, None)
-        } else if self.aliases.len() < usize::from(max) {
-            let alias = self.aliases.len() as u16 + 1;
-            p.properties.topic_alias = NonZeroU16::new(alias);
-            (p, Some(alias))
-        } else {
-            (p, None)
         }
     }
 

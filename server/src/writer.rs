@@ -1,0 +1,160 @@
+//! A connection's writer task: encodes what the broker queued, batching whatever is ready into
+//! one write, with server-to-client topic aliases within the client's Topic Alias Maximum.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use prometheus_client::metrics::counter::Counter;
+use pubzub_core::{
+    Disconnect, OutgoingAliases, Packet, ProtocolVersion, Publish, ReasonCode, encode,
+};
+use tokio::sync::oneshot;
+
+use crate::broker::Outgoing;
+use crate::metrics::Latency;
+use crate::outbox::OutboxRx;
+use crate::transport::Outbound;
+
+/// Bytes gathered into one write when several packets are ready.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// What the writer counts: bytes for its listener, messages and their latency for its site.
+pub(crate) struct WriterMetrics {
+    pub bytes_out: Counter,
+    pub messages_out: Counter,
+    pub latency: Latency,
+}
+
+/// One connection's encoder state.
+pub(crate) struct Writer {
+    pub version: ProtocolVersion,
+    /// Topic aliases this connection has given out (v5 clients that take them).
+    pub aliases: OutgoingAliases,
+    /// The client's Topic Alias Maximum (0: none) [MQTT-3.1.2-26].
+    pub topic_alias_maximum: u16,
+    /// The client's Maximum Packet Size: a new alias must not push a PUBLISH over it.
+    pub max_packet_size: usize,
+    /// QoS 0 deliveries queued for this connection, counted down as they are written.
+    pub qos0_queued: Arc<AtomicUsize>,
+    pub metrics: WriterMetrics,
+}
+
+impl Writer {
+    /// Writes what the broker queues until `Outgoing::Close`, a write error, or every sender
+    /// gone; `done` tells the reader.
+    pub(crate) async fn run<O: Outbound>(
+        mut self,
+        mut rx: OutboxRx,
+        mut out: O,
+        done: oneshot::Sender<()>,
+    ) {
+        let mut buf = BytesMut::new();
+        let mut why = None;
+        'write: while let Some(batch) = rx.next_batch().await {
+            // One clock read per batch for the latency of all its deliveries.
+            let now = Instant::now();
+            for item in batch {
+                let closing = self.encode(item, &mut buf, now);
+                if closing.is_some() || buf.len() >= WRITE_BATCH {
+                    let bytes = buf.split().freeze();
+                    self.metrics.bytes_out.inc_by(bytes.len() as u64);
+                    if out.send(bytes).await.is_err() {
+                        break 'write;
+                    }
+                }
+                if let Some(code) = closing {
+                    why = code;
+                    break 'write;
+                }
+            }
+            if !buf.is_empty() {
+                let bytes = buf.split().freeze();
+                self.metrics.bytes_out.inc_by(bytes.len() as u64);
+                if out.send(bytes).await.is_err() {
+                    break;
+                }
+            }
+            // An idle connection keeps no write buffer.
+            buf = BytesMut::new();
+        }
+        out.close(why).await;
+        drop(done);
+    }
+
+    /// Appends one outgoing item; `Some(reason)` when it closes the connection.
+    fn encode(
+        &mut self,
+        item: Outgoing,
+        buf: &mut BytesMut,
+        now: Instant,
+    ) -> Option<Option<ReasonCode>> {
+        let packet = match item {
+            Outgoing::Packet(p) => *p,
+            Outgoing::Publish {
+                delivery,
+                packet_id,
+                dup,
+                expiry,
+            } => {
+                if packet_id.is_none() {
+                    self.qos0_queued.fetch_sub(1, Relaxed);
+                }
+                self.metrics.messages_out.inc();
+                let waited = now.saturating_duration_since(delivery.message.arrived);
+                self.metrics.latency.observe(waited);
+                self.write_publish(delivery.to_publish(packet_id, dup, expiry), buf);
+                return None;
+            }
+            Outgoing::Close(code) => match code {
+                Some(code) if self.version.is_v5() => {
+                    write(
+                        &Packet::Disconnect(Disconnect::new(code)),
+                        self.version,
+                        buf,
+                    );
+                    return Some(Some(code));
+                }
+                _ => return Some(code),
+            },
+        };
+        write(&packet, self.version, buf);
+        None
+    }
+
+    /// A PUBLISH, with a topic alias where the client takes them. A new alias is kept only
+    /// when its packet stays within the client's Maximum Packet Size (the broker checked the
+    /// size without it); otherwise the packet goes without one and leaves no trace.
+    fn write_publish(&mut self, mut publish: Publish, buf: &mut BytesMut) {
+        let new = if self.version.is_v5() {
+            self.aliases.apply(&mut publish, self.topic_alias_maximum)
+        } else {
+            None
+        };
+        let start = buf.len();
+        let mut packet = Packet::Publish(publish);
+        let written = write(&packet, self.version, buf);
+        let Some(new) = new else {
+            return;
+        };
+        if written && buf.len() - start <= self.max_packet_size {
+            self.aliases.commit(new);
+            return;
+        }
+        buf.truncate(start);
+        if let Packet::Publish(p) = &mut packet {
+            p.properties.topic_alias = None;
+        }
+        write(&packet, self.version, buf);
+    }
+}
+
+/// Appends `packet`; false (and a warning) when it cannot be encoded.
+fn write(packet: &Packet, version: ProtocolVersion, buf: &mut BytesMut) -> bool {
+    let result = encode(packet, version, buf);
+    if let Err(e) = &result {
+        tracing::warn!("dropping an unencodable {:?}: {e}", packet.packet_type());
+    }
+    result.is_ok()
+}
