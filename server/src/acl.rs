@@ -9,7 +9,7 @@
 //!
 //! A subscription filter is allowed only when the rule that decides it allows every topic it
 //! can match: `public/#` is, `#` is not. When a deny rule before that rule covers part of the
-//! filter, the subscription is granted [`Grant::PerMessage`]: the broker checks each message's
+//! filter, the subscription is granted `PerMessage`: the broker checks each message's
 //! topic before delivering it.
 
 use std::sync::Arc;
@@ -48,9 +48,13 @@ impl Context {
     }
 }
 
+/// What a client asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
+    /// Publish on a topic name.
     Publish,
+    /// Subscribe to a topic filter.
     Subscribe,
 }
 
@@ -64,7 +68,7 @@ pub trait AccessControl: Send + Sync {
 
 /// What the ACL needs to know about other clients: the user behind a client or routing id
 /// (`None` if there is no such client, `Some(None)` if it is anonymous).
-pub trait Directory {
+pub(crate) trait Directory {
     fn user_of(&self, client_or_routing_id: &str) -> Option<Option<ByteStr>>;
     /// Whether `id` is `client_id` itself or its routing id.
     fn is_same_client(&self, id: &str, client_id: &str) -> bool;
@@ -72,8 +76,7 @@ pub trait Directory {
 
 /// What decided an access check: named in the log line of every refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Decider {
+pub(crate) enum Decider {
     /// The server acting on its own behalf.
     Server,
     /// The embedding program's [`AccessControl`].
@@ -90,14 +93,14 @@ pub enum Decider {
 
 /// An access check's answer and what gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub allowed: bool,
     pub by: Decider,
 }
 
 /// What a subscription is granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grant {
+pub(crate) enum Grant {
     /// It may receive nothing: refused (0x87).
     Denied,
     /// It may receive every topic it matches.
@@ -109,7 +112,7 @@ pub enum Grant {
 
 /// One site's access control.
 #[derive(Clone, Default)]
-pub struct Acl {
+pub(crate) struct Acl {
     custom: Option<Arc<dyn AccessControl>>,
     rules: Vec<Rule>,
     /// A development broker: topics outside the protected namespaces are open.
@@ -371,7 +374,7 @@ fn is_wildcard(level: &str) -> bool {
 
 /// Whether every topic that `filter` matches is matched by `pattern` (both split in levels).
 /// For a topic name (no wildcards) this is plain matching.
-pub fn covers(pattern: &[&str], filter: &[&str]) -> bool {
+pub(crate) fn covers(pattern: &[&str], filter: &[&str]) -> bool {
     match (pattern.split_first(), filter.split_first()) {
         (Some((&"#", _)), _) => true,
         (None, None) => true,
@@ -382,7 +385,7 @@ pub fn covers(pattern: &[&str], filter: &[&str]) -> bool {
 }
 
 /// Whether some topic matches both filters (split in levels).
-pub fn overlaps(a: &[&str], b: &[&str]) -> bool {
+pub(crate) fn overlaps(a: &[&str], b: &[&str]) -> bool {
     match (a.split_first(), b.split_first()) {
         (Some((&"#", _)), _) | (_, Some((&"#", _))) => true,
         (None, None) => true,

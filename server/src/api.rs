@@ -30,17 +30,26 @@ use pubzub_core::{Bytes, Publish, PublishProperties, QoS, SubscriptionKey, Topic
 use tokio::sync::{mpsc, oneshot};
 
 use crate::acl::{AccessControl, Context};
-use crate::broker::handler::{Delivered, HandlerTx, Refusal};
+use crate::broker::handler::{HandlerTx, Refusal};
 use crate::hub::Hub;
 
+pub use crate::broker::Message;
+pub use crate::broker::handler::Delivered;
+
+/// Why an [`Api`] call failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApiError {
+    /// The access rules do not let the context publish or subscribe there.
     #[error("access denied")]
     AccessDenied,
+    /// The configuration has no site of that name.
     #[error("no site named {0:?}")]
     UnknownSite(String),
+    /// Not a topic name (publish) or filter (subscribe).
     #[error("invalid topic: {0}")]
     InvalidTopic(#[from] pubzub_core::TopicError),
+    /// [`Api::call`] heard no reply in time.
     #[error("no reply within {0:?}")]
     Timeout(Duration),
 }

@@ -19,7 +19,7 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 }
 
 /// Whether `password` matches the PHC string `hash`. A malformed hash matches nothing.
-pub fn verify_password(password: &[u8], hash: &str) -> bool {
+pub(crate) fn verify_password(password: &[u8], hash: &str) -> bool {
     PasswordHash::new(hash)
         .is_ok_and(|parsed| Argon2::default().verify_password(password, &parsed).is_ok())
 }
@@ -27,7 +27,7 @@ pub fn verify_password(password: &[u8], hash: &str) -> bool {
 /// The cost of a login for a user that does not exist: the same argon2 verification, against a
 /// hash of a password nobody knows, so that the answer's timing does not tell which user names
 /// exist. Always false.
-pub fn verify_unknown_user(password: &[u8]) -> bool {
+pub(crate) fn verify_unknown_user(password: &[u8]) -> bool {
     static NOBODY: LazyLock<String> = LazyLock::new(|| {
         let secret: String = (0..32)
             .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
@@ -46,13 +46,13 @@ const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// Recent authentication failures per address.
 #[derive(Default)]
-pub struct Failures {
+pub(crate) struct Failures {
     by_addr: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl Failures {
     /// The delay owed before answering `addr`: none at first, then doubling per failure.
-    pub fn delay(&self, addr: IpAddr) -> Duration {
+    pub(crate) fn delay(&self, addr: IpAddr) -> Duration {
         let map = self.by_addr.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(&addr) {
             Some((n, at)) if at.elapsed() < FORGET_AFTER && *n > 0 => FIRST_DELAY
@@ -62,7 +62,7 @@ impl Failures {
         }
     }
 
-    pub fn failed(&self, addr: IpAddr) {
+    pub(crate) fn failed(&self, addr: IpAddr) {
         let mut map = self.by_addr.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, (_, at)| at.elapsed() < FORGET_AFTER);
@@ -75,7 +75,7 @@ impl Failures {
         entry.1 = Instant::now();
     }
 
-    pub fn succeeded(&self, addr: IpAddr) {
+    pub(crate) fn succeeded(&self, addr: IpAddr) {
         self.by_addr
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -5,19 +5,23 @@
 //! broker. The codec and the subscription tree are pubzub-core's.
 //!
 //! # Layout
+//! The public API is [`Server`], [`api`] (the broker for Rust code), [`acl::AccessControl`]
+//! (custom access rules), [`config`], [`auth::hash_password`] and [`metrics::Metrics`]; the
+//! rest is the crate's own:
 //! - [`config`]: the configuration file, its defaults and listener settings.
 //! - [`acl`]: who may publish and subscribe where.
 //! - [`api`]: the broker for Rust code in the same process (subscribe, publish, call).
 //! - [`auth`]: password hashes and the slow-down after failures.
-//! - [`broker`]: sessions, routing, retained messages, wills; synchronous and socket-free.
-//! - [`connection`]: one client connection: decode, hand to the broker, write what it queues.
-//! - [`transport`]: TCP/TLS streams and WebSockets as plain byte pipes.
-//! - [`listen`]: accept loops and the HTTP application.
-//! - `budget`: the connection budget every listener takes a permit from at accept.
-//! - [`hub`]: the state every connection shares, and the broker's timer.
-//! - [`outbox`]: the queue from the broker to a connection's writer.
+//! - [`metrics`]: what `/metrics` shows, through prometheus-client.
+//! - `broker`: sessions, routing, retained messages, wills; synchronous and socket-free.
+//! - `connection`: one client connection: decode, hand to the broker, write what it queues.
 //! - `writer`: a connection's writer task: batching, encoding, server-to-client topic aliases.
-//! - [`metrics`]: counters for `/metrics`.
+//! - `transport`: TCP/TLS streams and WebSockets as plain byte pipes.
+//! - `listen`: accept loops and the HTTP application.
+//! - `budget`: the connection budget every listener takes a permit from at accept.
+//! - `hub`: the state every connection shares, and the broker's timer.
+//! - `outbox`: the queue from the broker to a connection's writer.
+//! - `demo`: the demo's truck fleet and echo responder.
 //!
 //! # Example
 //!
@@ -30,20 +34,42 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
 
+/// The internals stay internal: each of these fails to compile.
+///
+/// ```compile_fail
+/// use pubzub_server::outbox::outbox;
+/// ```
+/// ```compile_fail
+/// use pubzub_server::hub::Hub;
+/// ```
+/// ```compile_fail
+/// use pubzub_server::broker::Session;
+/// ```
+/// ```compile_fail
+/// use pubzub_server::connection::serve;
+/// ```
+/// ```compile_fail
+/// use pubzub_server::transport::Inbound;
+/// ```
+#[cfg(doctest)]
+pub struct Internals;
+
 pub mod acl;
 pub mod api;
 pub mod auth;
-pub mod broker;
+mod broker;
 mod budget;
 pub mod config;
-pub mod connection;
-pub mod demo;
-pub mod hub;
-pub mod listen;
+mod connection;
+mod demo;
+mod hub;
+mod listen;
 pub mod metrics;
-pub mod outbox;
-pub mod transport;
+mod outbox;
+mod transport;
 mod writer;
+
+pub use listen::TlsError;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,15 +82,20 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::hub::Hub;
 
+/// Why the server could not start or reload.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
+    /// A listener's address is taken, or not this machine's.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be read or used.
     #[error(transparent)]
     Tls(#[from] listen::TlsError),
+    /// The configuration file cannot be read or parsed.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
 }

@@ -31,17 +31,21 @@ use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
 pub const MQTT_WS_PATH: &str = "/mqtt-transport";
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
+    /// The certificate chain file cannot be read or holds no PEM certificate.
     #[error("cannot read TLS certificate {path}: {source}")]
     Cert {
         path: String,
         source: pki_types::pem::Error,
     },
+    /// The private key file cannot be read or holds no PEM key.
     #[error("cannot read TLS key {path}: {source}")]
     Key {
         path: String,
         source: pki_types::pem::Error,
     },
+    /// rustls refused the certificate and key (a key that does not match, say).
     #[error("TLS configuration refused: {0}")]
     Config(#[from] rustls::Error),
 }

@@ -59,7 +59,7 @@ pub(crate) struct ListenerMetrics {
 
 /// One site's handles, held by its broker.
 #[derive(Debug, Clone, Default)]
-pub struct SiteMetrics {
+pub(crate) struct SiteMetrics {
     /// Sessions, connected or not.
     pub sessions: Gauge,
     /// Stored retained messages.
@@ -146,7 +146,7 @@ impl Metrics {
     }
 
     /// The handles of site `name` (made on first use).
-    pub fn site(&self, name: &str) -> SiteMetrics {
+    pub(crate) fn site(&self, name: &str) -> SiteMetrics {
         let label = SiteLabel { site: name.into() };
         let f = &self.sites;
         SiteMetrics {

@@ -190,7 +190,6 @@ impl Broker {
             conn,
             tx,
             qos0_queued,
-            version,
             max_packet_size,
             receive_maximum,
         });

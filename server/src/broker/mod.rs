@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use pubzub_core::{
-    Ack, ByteStr, Packet, ProtocolVersion, Publish, QoS, ReasonCode, RetainedStore, SubscriptionId,
+    Ack, ByteStr, Packet, Publish, QoS, ReasonCode, RetainedStore, SubscriptionId,
     SubscriptionOptions, SubscriptionTree, Timestamp,
 };
 
@@ -27,7 +27,7 @@ use crate::acl::{AccessControl, Acl, Action, Context, Decider, Directory};
 use crate::config::Limits;
 use crate::metrics::SiteMetrics;
 pub use message::{Delivery, Message, Outgoing};
-pub use session::{ConnId, Link, Queued, Session, WillMessage};
+pub use session::{ConnId, Link, Session, WillMessage};
 
 /// The user property that carries a client's routing id on every CONNACK.
 pub const ROUTING_ID_PROPERTY: &str = "cotonic-routing-id";
@@ -112,14 +112,6 @@ impl Broker {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    pub fn site(&self) -> &Arc<str> {
-        &self.site
-    }
-
     /// Installs custom access rules, consulted before the configured ones.
     pub fn set_access_control(&mut self, custom: Arc<dyn AccessControl>) {
         self.acl.set_custom(custom);
@@ -158,10 +150,6 @@ impl Broker {
                 .sessions
                 .get(&sub.client)
                 .is_some_and(|s| self.acl.receives(&s.ctx, topic, self))
-    }
-
-    pub fn session(&self, client_id: &str) -> Option<&Session> {
-        self.sessions.get(client_id).map(|s| &**s)
     }
 
     /// The session bound to `conn`, if it still is (a takeover unbinds it).
@@ -397,13 +385,6 @@ impl Broker {
         if let Some(link) = self.linked(client_id, conn).and_then(|s| s.link.as_ref()) {
             link.send(Outgoing::Close(Some(code)));
         }
-    }
-
-    pub fn version_of(&self, client_id: &str) -> Option<ProtocolVersion> {
-        self.sessions
-            .get(client_id)
-            .and_then(|s| s.link.as_ref())
-            .map(|l| l.version)
     }
 }
 

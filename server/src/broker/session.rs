@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use pubzub_core::{
-    Ack, ByteStr, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionId,
-    SubscriptionKey, SubscriptionOptions, Timestamp,
+    Ack, ByteStr, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionKey, Timestamp,
 };
 
 use super::message::{Delivery, Outgoing};
@@ -21,19 +20,18 @@ pub type ConnId = u64;
 /// The broker's handle on a connected client's writer.
 #[derive(Debug)]
 pub struct Link {
-    pub conn: ConnId,
-    pub tx: OutboxTx,
+    pub(crate) conn: ConnId,
+    pub(crate) tx: OutboxTx,
     /// QoS 0 deliveries not yet written; past the limit they are dropped for this subscriber.
     pub qos0_queued: Arc<AtomicUsize>,
-    pub version: ProtocolVersion,
     /// The client's Maximum Packet Size.
-    pub max_packet_size: usize,
+    pub(crate) max_packet_size: usize,
     /// The client's Receive Maximum: our QoS 1/2 window towards it.
-    pub receive_maximum: usize,
+    pub(crate) receive_maximum: usize,
 }
 
 impl Link {
-    pub fn send(&self, out: Outgoing) {
+    pub(crate) fn send(&self, out: Outgoing) {
         self.tx.send(out);
     }
 }
@@ -41,9 +39,8 @@ impl Link {
 /// One subscription as the session remembers it.
 #[derive(Debug, Clone)]
 pub struct SubRecord {
-    pub key: SubscriptionKey,
-    pub options: SubscriptionOptions,
-    pub id: Option<SubscriptionId>,
+    /// Its entry in the tree, which holds its options and identifier.
+    pub(crate) key: SubscriptionKey,
 }
 
 /// A QoS 1/2 message sent and not yet fully acknowledged.
@@ -58,31 +55,31 @@ struct InFlight {
 /// The CONNECT will or a `$client/.../will/<id>` will.
 #[derive(Debug, Clone)]
 pub struct WillMessage {
-    pub publish: Publish,
-    pub delay: u32,
+    pub(crate) publish: Publish,
+    pub(crate) delay: u32,
 }
 
 #[derive(Debug)]
 pub struct Session {
-    pub client_id: ByteStr,
-    pub routing_id: ByteStr,
+    pub(crate) client_id: ByteStr,
+    pub(crate) routing_id: ByteStr,
     /// Site, user and client id: what the access rules and Rust handlers see.
-    pub ctx: Context,
-    pub link: Option<Link>,
-    pub subscriptions: HashMap<ByteStr, SubRecord>,
+    pub(crate) ctx: Context,
+    pub(crate) link: Option<Link>,
+    pub(crate) subscriptions: HashMap<ByteStr, SubRecord>,
     /// Seconds the session outlives its connection.
-    pub expiry_interval: u32,
+    pub(crate) expiry_interval: u32,
     /// Set while the client is away.
-    pub expires_at: Option<Timestamp>,
-    pub will: Option<WillMessage>,
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) will: Option<WillMessage>,
     /// Wills registered on `$client/<id>/will/<willId>`, by will id.
-    pub extra_wills: BTreeMap<ByteStr, WillMessage>,
+    pub(crate) extra_wills: BTreeMap<ByteStr, WillMessage>,
     /// The last connection ended with DISCONNECT 0x00: no will fires when the session ends.
-    pub ended_cleanly: bool,
+    pub(crate) ended_cleanly: bool,
     /// The last connection ended uncleanly and its wills have fired or wait for their delay:
     /// the end of the session does not fire them again. The `$client` wills stay registered
     /// for the connections to come (a resuming client does not register them again).
-    pub wills_scheduled: bool,
+    pub(crate) wills_scheduled: bool,
     inflight: VecDeque<InFlight>,
     pending: VecDeque<Delivery>,
     /// QoS 2 packet ids received and not yet released by PUBREL.
@@ -100,7 +97,7 @@ pub enum Queued {
 }
 
 impl Session {
-    pub fn new(client_id: ByteStr, routing_id: ByteStr, ctx: Context) -> Session {
+    pub(crate) fn new(client_id: ByteStr, routing_id: ByteStr, ctx: Context) -> Session {
         Session {
             client_id,
             routing_id,
@@ -120,17 +117,13 @@ impl Session {
         }
     }
 
-    pub fn is_connected(&self) -> bool {
+    pub(crate) fn is_connected(&self) -> bool {
         self.link.is_some()
-    }
-
-    pub fn queued(&self) -> usize {
-        self.pending.len()
     }
 
     /// Hands `delivery` to the client now if its window allows, else queues it (bounded:
     /// the oldest QoS 0 message goes first, then the oldest of any QoS).
-    pub fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         delivery: Delivery,
         now: Timestamp,
@@ -207,7 +200,7 @@ impl Session {
     }
 
     /// Sends queued messages while the client's window has room; drops expired ones.
-    pub fn flush(&mut self, now: Timestamp, max_qos0: usize, metrics: &SiteMetrics) {
+    pub(crate) fn flush(&mut self, now: Timestamp, max_qos0: usize, metrics: &SiteMetrics) {
         let Some(link) = &self.link else { return };
         let window = link.receive_maximum;
         let max_packet_size = link.max_packet_size;
@@ -228,7 +221,7 @@ impl Session {
     }
 
     /// Drops queued messages whose expiry has passed; returns how many.
-    pub fn expire_pending(&mut self, now: Timestamp) -> usize {
+    pub(crate) fn expire_pending(&mut self, now: Timestamp) -> usize {
         let before = self.pending.len();
         self.pending.retain(|d| !d.message.is_expired(now));
         before - self.pending.len()
@@ -236,7 +229,7 @@ impl Session {
 
     /// On resume: resend every unacknowledged message in order, with DUP set, and PUBREL for
     /// the released ones [MQTT-4.4.0-1].
-    pub fn resend_inflight(&mut self, now: Timestamp) {
+    pub(crate) fn resend_inflight(&mut self, now: Timestamp) {
         let Some(link) = &self.link else { return };
         for f in &self.inflight {
             if f.released {
@@ -253,7 +246,7 @@ impl Session {
     }
 
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. False for an unknown id.
-    pub fn complete(&mut self, packet_id: PacketId) -> bool {
+    pub(crate) fn complete(&mut self, packet_id: PacketId) -> bool {
         match self.inflight.iter().position(|f| f.packet_id == packet_id) {
             Some(i) => {
                 self.inflight.remove(i);
@@ -266,7 +259,7 @@ impl Session {
     /// Whether `kind` (PUBACK 4, PUBREC 5, PUBCOMP 7) is the acknowledgement the in-flight
     /// message `packet_id` waits for: PUBACK for QoS 1, PUBREC then PUBCOMP for QoS 2. One
     /// for no message in flight is not wrong (a late duplicate).
-    pub fn expects(&self, kind: u8, packet_id: PacketId) -> bool {
+    pub(crate) fn expects(&self, kind: u8, packet_id: PacketId) -> bool {
         let Some(f) = self.inflight.iter().find(|f| f.packet_id == packet_id) else {
             return true;
         };
@@ -279,7 +272,7 @@ impl Session {
     }
 
     /// PUBREC: answer PUBREL. A PUBREC with an error code ends the exchange [MQTT-4.3.3].
-    pub fn received(&mut self, ack: &Ack) {
+    pub(crate) fn received(&mut self, ack: &Ack) {
         let Some(i) = self
             .inflight
             .iter()
@@ -300,12 +293,5 @@ impl Session {
         if let Some(link) = &self.link {
             link.send(Outgoing::packet(Packet::PubRel(Ack::new(ack.packet_id))));
         }
-    }
-
-    /// Clears everything owed to the client: a clean start.
-    pub fn reset_state(&mut self) {
-        self.inflight.clear();
-        self.pending.clear();
-        self.qos2_in.clear();
     }
 }

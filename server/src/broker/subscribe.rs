@@ -85,14 +85,7 @@ impl Broker {
                     checked,
                 }),
             );
-            session_subs.insert(
-                key_str,
-                session::SubRecord {
-                    key,
-                    options: f.options,
-                    id: sub.properties.subscription_identifier,
-                },
-            );
+            session_subs.insert(key_str, session::SubRecord { key });
             codes.push(ReasonCode::granted(f.options.qos));
             let wants_retained = match f.options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,

@@ -80,12 +80,15 @@ fn in_repository(name: &str) -> PathBuf {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file is not valid TOML, or has a key or value the server does not know.
     #[error("invalid configuration in {path}: {source}")]
     Parse {
         path: PathBuf,
@@ -173,7 +176,9 @@ impl Listener {
 /// A value, or `"none"` for "switched off". `"any"` is accepted for the unspecified address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting<T> {
+    /// This value.
     On(T),
+    /// `"none"`: this part of the listener is off.
     Off,
 }
 

@@ -53,24 +53,35 @@ fn everyone() -> String {
     "all".into()
 }
 
+/// What a rule says when it applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RuleAction {
+    /// `"allow"`.
     Allow,
+    /// `"deny"`.
     Deny,
 }
 
+/// What a rule is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RuleAccess {
+    /// `"publish"`.
     Publish,
+    /// `"subscribe"`.
     Subscribe,
+    /// `"all"` (the default): both.
     #[default]
     All,
 }
 
 /// The sites of a configuration: `[sites.<name>]` tables, and which one is the default.
-pub fn with_default(mut sites: BTreeMap<String, SiteConfig>) -> BTreeMap<String, SiteConfig> {
+pub(crate) fn with_default(
+    mut sites: BTreeMap<String, SiteConfig>,
+) -> BTreeMap<String, SiteConfig> {
     sites.entry(DEFAULT_SITE.to_owned()).or_default();
     sites
 }
