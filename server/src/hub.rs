@@ -176,13 +176,10 @@ impl Hub {
 
     /// Takes users, anonymous access, access rules and the TLS certificate from `config`;
     /// connections stay. Everything or nothing: a certificate that cannot be read changes
-    /// nothing. What takes a restart (listeners, limits, sites added or removed, host names)
-    /// is named in the returned list.
+    /// nothing. What differs but takes a restart (TLS turned on or off, sites added or removed,
+    /// `[limits]`) is named in the returned list.
     pub(crate) fn reload(&self, config: &Config) -> Result<Vec<String>, listen::TlsError> {
-        let tls = match (&config.tls.cert, &config.tls.key) {
-            (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
-            _ => None,
-        };
+        let tls = listen::tls_from(&config.tls)?;
         let mut needs_restart = Vec::new();
         match (self.tls().is_some(), tls) {
             (true, Some(tls)) => self.set_tls(Some(tls)),
@@ -202,7 +199,7 @@ impl Hub {
                 needs_restart.push(format!("removing the site {name}"));
             }
         }
-        if format!("{:?}", config.limits) != format!("{:?}", self.limits) {
+        if config.limits != self.limits {
             needs_restart.push("[limits]".into());
         }
         Ok(needs_restart)

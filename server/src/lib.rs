@@ -120,10 +120,7 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
-        let tls = match (&config.tls.cert, &config.tls.key) {
-            (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
-            _ => None,
-        };
+        let tls = listen::tls_from(&config.tls)?;
         let has_tls = tls.is_some();
         hub.set_tls(tls);
         for (what, dir) in [("www_dir", &config.www_dir), ("pkg_dir", &config.pkg_dir)] {
@@ -208,8 +205,9 @@ impl Server {
     /// Takes users, anonymous access, access rules and the TLS certificate from `config`
     /// (a configuration file read again, as on SIGHUP) without dropping a connection.
     /// Existing subscriptions are granted again under the new rules. A certificate that cannot
-    /// be read changes nothing and is the error. Returns what the reload could not change and
-    /// takes a restart (listeners and limits are not compared beyond `[limits]`).
+    /// be read changes nothing and is the error. Returns what differs but takes a restart: TLS
+    /// turned on or off, sites added or removed, `[limits]` (listeners and host names are not
+    /// compared).
     pub fn reload(&self, config: &Config) -> Result<Vec<String>, ServerError> {
         Ok(self.hub.reload(config)?)
     }

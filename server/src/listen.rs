@@ -50,6 +50,14 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
+/// The TLS acceptor `tls` asks for: none without both a certificate and a key.
+pub(crate) fn tls_from(tls: &crate::config::Tls) -> Result<Option<TlsAcceptor>, TlsError> {
+    match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => tls_acceptor(cert, key).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// A TLS acceptor for a PEM certificate chain and private key.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     use pki_types::pem::PemObject;

@@ -351,10 +351,8 @@ mod process {
         pub start_time_seconds: i64,
     }
 
-    /// Clock ticks per second and page size: fixed at 100 and 4096 on the Linux machines this
-    /// runs on (sysconf would need unsafe code for a constant).
+    /// Clock ticks per second in `/proc` (USER_HZ): 100 on every Linux architecture but Alpha.
     const TICKS: f64 = 100.0;
-    const PAGE: i64 = 4096;
 
     pub fn read() -> Option<Process> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -368,12 +366,24 @@ mod process {
             .lines()
             .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<i64>().ok())?;
         let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as i64;
+        // In kB, so that the page size does not matter.
+        let resident_kib: i64 = std::fs::read_to_string("/proc/self/status")
+            .ok()?
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("VmRSS:")?
+                    .trim()
+                    .strip_suffix(" kB")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })?;
         Some(Process {
             cpu_seconds: cpu_ticks as f64 / TICKS,
             threads: field(20)?,
             start_time_seconds: boot + field(22)? / TICKS as i64,
             virtual_bytes: field(23)?,
-            resident_bytes: field(24)? * PAGE,
+            resident_bytes: resident_kib * 1024,
             open_fds,
         })
     }
@@ -408,5 +418,11 @@ mod tests {
             assert!(text.contains(line), "{line} in\n{text}");
         }
         assert_eq!(m.open_connections(), 1);
+        let resident: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .expect("a resident memory sample");
+        assert!(resident > 1024 * 1024, "{resident} bytes");
     }
 }

@@ -257,7 +257,7 @@ pub struct Tls {
 }
 
 /// Protection against clients that take too much.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest packet accepted and announced in CONNACK (bytes).
