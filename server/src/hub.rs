@@ -16,6 +16,7 @@ use crate::budget::Budget;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::listen;
 use crate::metrics::{Metrics, SiteMetrics};
+use crate::store::{Change, Store, StoreError, WallClock};
 
 /// How often the brokers' timers are checked. Will delays and expiries are whole seconds, so a
 /// tenth of a second is precise enough and costs one uncontended lock per site.
@@ -104,11 +105,24 @@ pub struct Hub {
     pub(crate) budget: Budget,
     /// The MQTT/TLS listeners' certificate, replaced by a reload.
     tls: RwLock<Option<TlsAcceptor>>,
+    /// The embedded store, with `durability = "batched"` and a `data_dir`.
+    persistence: Option<Persistence>,
     epoch: Instant,
 }
 
+/// The store, and the changes taken from the brokers that have not reached it yet.
+struct Persistence {
+    store: Arc<Store>,
+    /// Wall-clock time of the hub's time 0: the store keeps wall-clock times.
+    start: WallClock,
+    /// Held from taking changes to writing them, so that commits land in the order taken;
+    /// holds what a failed write left for the next commit.
+    unwritten: tokio::sync::Mutex<Vec<Change>>,
+}
+
 impl Hub {
-    pub fn new(config: &Config) -> Arc<Hub> {
+    /// The hub, with the retained messages `store` kept put back into their sites' brokers.
+    pub fn new(config: &Config, store: Option<Store>) -> Result<Arc<Hub>, StoreError> {
         let metrics = Arc::new(Metrics::new());
         let mut sites = HashMap::new();
         let mut by_host = HashMap::new();
@@ -123,7 +137,26 @@ impl Hub {
             .get(DEFAULT_SITE)
             .cloned()
             .expect("all_sites always has the default site");
-        Arc::new(Hub {
+        let epoch = Instant::now();
+        let persistence = match store {
+            Some(store) => {
+                let start = WallClock::now();
+                for site in sites.values() {
+                    let stored = store.retained(&site.name)?;
+                    let mut broker = site.broker();
+                    broker.track_changes();
+                    let n = broker.restore_retained(stored, start, Timestamp(0));
+                    tracing::info!(site = %site.name, "{n} retained messages from {}", store.path().display());
+                }
+                Some(Persistence {
+                    store: Arc::new(store),
+                    start,
+                    unwritten: tokio::sync::Mutex::new(Vec::new()),
+                })
+            }
+            None => None,
+        };
+        Ok(Arc::new(Hub {
             sites,
             by_host,
             default_site,
@@ -132,8 +165,55 @@ impl Hub {
             failures: Failures::default(),
             budget: Budget::new(config.limits.max_connections),
             tls: RwLock::new(None),
-            epoch: Instant::now(),
-        })
+            persistence,
+            epoch,
+        }))
+    }
+
+    /// Writes what changed in the brokers since the last commit to the store, on disk when
+    /// it returns. A write that fails (a full disk) is logged and tried again with the next.
+    pub(crate) async fn commit(&self) {
+        let Some(p) = &self.persistence else {
+            return;
+        };
+        let mut unwritten = p.unwritten.lock().await;
+        let now = self.now();
+        for site in self.sites.values() {
+            unwritten.extend(site.broker().take_changes(p.start, now));
+        }
+        if unwritten.is_empty() {
+            return;
+        }
+        let (store, changes) = (p.store.clone(), unwritten.clone());
+        match tokio::task::spawn_blocking(move || store.write(changes)).await {
+            Ok(Ok(())) => unwritten.clear(),
+            Ok(Err(e)) => tracing::error!("{e}; the changes are kept for the next commit"),
+            Err(e) => tracing::error!("the store's writer failed: {e}"),
+        }
+    }
+
+    /// Commits every `interval` until `stop`; the last commit is [`Server::shutdown`]'s.
+    pub(crate) fn spawn_committer(
+        self: &Arc<Hub>,
+        interval: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.persistence.as_ref()?;
+        let hub = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let stopping = tokio::select! {
+                    _ = tick.tick() => false,
+                    stopped = stop.wait_for(|s| *s) => { drop(stopped); true }
+                };
+                if stopping {
+                    return;
+                }
+                hub.commit().await;
+            }
+        }))
     }
 
     /// Milliseconds since the hub started: the brokers' clock.

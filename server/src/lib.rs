@@ -66,6 +66,7 @@ mod hub;
 mod listen;
 pub mod metrics;
 mod outbox;
+pub mod store;
 mod transport;
 mod writer;
 
@@ -98,6 +99,9 @@ pub enum ServerError {
     /// The configuration file cannot be read or parsed.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The store under `data_dir` is in use, damaged or cannot be written.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// A running server. Dropping it without [`shutdown`](Server::shutdown) leaves the listeners
@@ -115,10 +119,29 @@ impl Server {
     /// Binds every configured listener and starts serving. Port 0 picks a free port; the
     /// addresses actually bound are in [`http_addrs`](Server::http_addrs) and friends.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        let hub = Hub::new(&config);
+        let store = match (&config.data_dir, config.durability) {
+            (Some(dir), config::Durability::Batched) => {
+                let (dir, move_damaged) = (dir.clone(), config.move_damaged_store);
+                let opened =
+                    tokio::task::spawn_blocking(move || store::Store::open(&dir, move_damaged))
+                        .await;
+                Some(opened.map_err(|e| store::StoreError::Io {
+                    path: config.data_dir.clone().unwrap_or_default(),
+                    why: e.to_string(),
+                })??)
+            }
+            _ => None,
+        };
+        let hub = Hub::new(&config, store)?;
         hub.spawn_ticker();
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        let interval = Duration::from_millis(config.commit_interval_ms.max(1));
+        if let Some(committer) = hub.spawn_committer(interval, stop_rx.clone()) {
+            tasks.spawn(async move {
+                let _ = committer.await;
+            });
+        }
 
         let tls = listen::tls_from(&config.tls)?;
         let has_tls = tls.is_some();
@@ -213,7 +236,7 @@ impl Server {
     }
 
     /// Stops accepting, sends DISCONNECT 0x8B to v5 clients, fires the wills that must fire,
-    /// and waits (up to 5 s) for the connections to close.
+    /// waits (up to 5 s) for the connections to close, and commits what changed to the store.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let now = self.hub.now();
@@ -228,6 +251,8 @@ impl Server {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
+        // Everything that changed, wills included, is on disk before the process exits.
+        self.hub.commit().await;
     }
 }
 

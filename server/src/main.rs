@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pubzub_server::Server;
-use pubzub_server::config::{Config, Setting};
+use pubzub_server::config::{Config, Durability, Setting};
+use pubzub_server::store::StoreError;
+use pubzub_server::{Server, ServerError};
 use tracing_subscriber::EnvFilter;
 
 /// pubzub's central MQTT v5 / 3.1.1 broker: WebSocket for pages, TCP and TLS for the rest.
@@ -70,6 +71,19 @@ struct Args {
     #[arg(long, env = "PUBZUB_DEMO", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     demo: Option<bool>,
+    /// The store's folder: retained messages survive restarts (default without --config: the
+    /// repository's .pubzub-data/).
+    #[arg(long, env = "PUBZUB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// "batched" (group commit every --commit-interval-ms) or "off" (memory only).
+    #[arg(long, env = "PUBZUB_DURABILITY")]
+    durability: Option<Durability>,
+    /// Milliseconds between group commits.
+    #[arg(long, env = "PUBZUB_COMMIT_INTERVAL_MS")]
+    commit_interval_ms: Option<u64>,
+    /// A damaged store file is moved aside and the server starts empty.
+    #[arg(long, env = "PUBZUB_MOVE_DAMAGED_STORE")]
+    move_damaged_store: bool,
     /// How log lines look: "text" (default) or "json" (one object per line).
     #[arg(long, env = "PUBZUB_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -236,6 +250,16 @@ impl Args {
             c.pkg_dir = d.clone();
         }
         self.limits.apply(&mut c.limits);
+        if let Some(d) = &self.data_dir {
+            c.data_dir = Some(d.clone());
+        }
+        if let Some(d) = self.durability {
+            c.durability = d;
+        }
+        if let Some(ms) = self.commit_interval_ms {
+            c.commit_interval_ms = ms;
+        }
+        c.move_damaged_store |= self.move_damaged_store;
         if let Some(demo) = self.demo {
             c.demo = demo;
         }
@@ -264,6 +288,7 @@ fn main() -> ExitCode {
             );
             Config {
                 development: true,
+                data_dir: Some(pubzub_server::config::development_data_dir()),
                 ..Config::default()
             }
         }
@@ -277,7 +302,21 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let server = match Server::start(config).await {
+        // The repository's store of a development broker is a convenience: when another
+        // server holds it, this one keeps its data in memory.
+        let implicit_store = args.config.is_none() && args.data_dir.is_none();
+        let started = match Server::start(config.clone()).await {
+            Err(ServerError::Store(e @ StoreError::InUse { .. })) if implicit_store => {
+                tracing::warn!("{e}: this server keeps its data in memory");
+                Server::start(Config {
+                    durability: Durability::Off,
+                    ..config
+                })
+                .await
+            }
+            started => started,
+        };
+        let server = match started {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("pubzub-server: {e}");

@@ -248,6 +248,7 @@ async fn logs_of(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         .args(&all_args)
         .env_remove("RUST_LOG")
         .env_remove("NO_COLOR")
+        .env("PUBZUB_DURABILITY", "off") // tests run at once; none shares the repository's store
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .kill_on_drop(true)

@@ -17,7 +17,7 @@ let server;
 before(async () => {
   server = spawn(`${root}/target/debug/pubzub-server`, ["--demo"], {
     cwd: root,
-    env: { ...process.env, RUST_LOG: "warn,pubzub_server=info", NO_COLOR: "1" },
+    env: { ...process.env, RUST_LOG: "warn,pubzub_server=info", NO_COLOR: "1", PUBZUB_DURABILITY: "off" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {

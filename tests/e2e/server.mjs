@@ -12,7 +12,7 @@ export async function startServer(...extraArgs) {
   const child = spawn(
     `${root}/target/debug/pubzub-server`,
     ["--http-port", "0", "--http-ip6", "none", "--mqtt-port", "0", "--mqtt-ip6", "none", "--mqtts-port", "none", ...extraArgs],
-    { cwd: root, env: { ...process.env, RUST_LOG: "warn,pubzub_server=info", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"] },
+    { cwd: root, env: { ...process.env, RUST_LOG: "warn,pubzub_server=info", NO_COLOR: "1", PUBZUB_DURABILITY: "off" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const ports = {};
   await new Promise((resolve, reject) => {

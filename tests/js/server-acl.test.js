@@ -48,7 +48,7 @@ filter = "pages/%c/status"
 hostnames = ["shop.localhost"]
 `);
   server = spawn(binary, ['--config', config], {
-    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1', PUBZUB_DURABILITY: 'off' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: server.stdout });

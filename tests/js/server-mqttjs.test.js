@@ -13,7 +13,7 @@ let wsUrl;
 
 before(async () => {
   server = spawn(binary, ['--http-port', '0', '--http-ip6', 'none', '--mqtt-port', 'none', '--mqtts-port', 'none'], {
-    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1', PUBZUB_DURABILITY: 'off' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: server.stdout });

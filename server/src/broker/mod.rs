@@ -9,6 +9,7 @@ mod ending;
 pub mod expand;
 pub mod handler;
 pub mod message;
+mod persist;
 mod reload;
 mod route;
 pub mod session;
@@ -90,6 +91,8 @@ pub struct Broker {
     next_queue_sweep: Timestamp,
     next_conn: ConnId,
     next_seq: u64,
+    /// What changed for the store since it last looked; `None` without a store.
+    changed: Option<persist::Changed>,
 }
 
 impl Broker {
@@ -109,6 +112,7 @@ impl Broker {
             next_queue_sweep: Timestamp(0),
             next_conn: 1,
             next_seq: 0,
+            changed: None,
         }
     }
 
@@ -323,6 +327,7 @@ impl Broker {
 
     pub(super) fn retain(&mut self, message: &Arc<Message>) {
         let topic = message.publish.topic.clone();
+        self.retained_changed(&topic);
         if message.publish.payload.is_empty() {
             self.retained.clear(&topic);
         } else {

@@ -38,6 +38,19 @@ pub struct Config {
     pub sites: std::collections::BTreeMap<String, SiteConfig>,
     /// Runs the demo's data source: a simulated truck fleet on `public/truck/...`.
     pub demo: bool,
+    /// The folder of the embedded store (`pubzub.redb`), which keeps retained messages across
+    /// restarts; relative to the file. Unset: memory only (without a configuration file the
+    /// binary uses `.pubzub-data/` in the repository).
+    pub data_dir: Option<PathBuf>,
+    /// When a change is on disk: `"batched"` (group commit every `commit_interval_ms`; a
+    /// crash loses at most that window) or `"off"` (memory only, also with a `data_dir`).
+    pub durability: Durability,
+    /// Milliseconds between group commits with `durability = "batched"`.
+    pub commit_interval_ms: u64,
+    /// A damaged store file is moved aside and the server starts empty (a flag, not in the
+    /// file: a damaged store otherwise stops the server from starting).
+    #[serde(skip)]
+    pub move_damaged_store: bool,
     /// Set when the configuration came from a file: anonymous MQTT over TCP/TLS is then off
     /// unless a site allows it.
     #[serde(skip)]
@@ -67,10 +80,44 @@ impl Default for Config {
             limits: Limits::default(),
             sites: Default::default(),
             demo: false,
+            data_dir: None,
+            durability: Durability::default(),
+            commit_interval_ms: 100,
+            move_damaged_store: false,
             from_file: false,
             development: false,
         }
     }
+}
+
+/// When a change reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Durability {
+    /// Group commit every `commit_interval_ms`: a crash (kill -9, power loss) loses at most
+    /// the changes of that window; a clean stop (SIGTERM) loses nothing.
+    #[default]
+    Batched,
+    /// Memory only: a restart forgets everything.
+    Off,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "batched" => Ok(Durability::Batched),
+            "off" => Ok(Durability::Off),
+            other => Err(format!("{other:?}: expected \"batched\" or \"off\"")),
+        }
+    }
+}
+
+/// The store folder of the binary without a configuration file: ignored by git.
+pub fn development_data_dir() -> PathBuf {
+    in_repository(".pubzub-data")
 }
 
 /// `name` in the repository this binary was built from (an absolute path).
@@ -110,7 +157,11 @@ impl Config {
         // The file's paths are the file's: found wherever the binary runs from.
         if let Some(base) = path.parent() {
             let tls = [config.tls.cert.as_mut(), config.tls.key.as_mut()];
-            let files = [Some(&mut config.www_dir), Some(&mut config.pkg_dir)];
+            let files = [
+                Some(&mut config.www_dir),
+                Some(&mut config.pkg_dir),
+                config.data_dir.as_mut(),
+            ];
             for p in files.into_iter().chain(tls).flatten() {
                 if p.is_relative() {
                     *p = base.join(&*p);

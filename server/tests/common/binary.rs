@@ -83,6 +83,9 @@ pub async fn run_in(cwd: Option<&std::path::Path>, args: &[&str], env: &[(&str, 
     }
     let mut child = command
         .args(args)
+        // Without --config the binary keeps a store in the repository: tests run at once and
+        // keep theirs in memory unless they ask for one.
+        .env("PUBZUB_DURABILITY", "off")
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")

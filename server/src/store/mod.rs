@@ -1,0 +1,192 @@
+//! The embedded store under `data_dir`: what the server keeps across restarts and crashes.
+//!
+//! redb, a copy-on-write B-tree in one file: a commit is atomic, and with
+//! `Durability::Immediate` on disk (fsync) when `commit` returns, so a crash leaves the last
+//! committed state, never a torn one. A second process cannot open the file (redb locks it),
+//! and a damaged file is refused at open with its path named.
+//!
+//! What it keeps today: retained messages with their expiry, per site. The broker marks what
+//! changed; the hub's committer takes those changes every `commit_interval_ms` and writes them
+//! in one transaction (group commit), so a crash loses at most that window.
+
+mod record;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+pub(crate) use record::{RetainedRecord, WallClock};
+
+/// Retained messages: `site \0 topic` to a [`RetainedRecord`].
+const RETAINED: TableDefinition<&str, &[u8]> = TableDefinition::new("retained");
+
+/// The file under `data_dir`.
+pub const STORE_FILE: &str = "pubzub.redb";
+
+/// Why the store cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process (a second server) has the store open.
+    #[error("{path} is in use by another process (a second server on the same data_dir?)")]
+    InUse { path: PathBuf },
+    /// The file is damaged or not a store; `--move-damaged-store` moves it aside.
+    #[error(
+        "{path} is damaged ({why}); start with --move-damaged-store to move it aside and start empty"
+    )]
+    Damaged { path: PathBuf, why: String },
+    /// Reading or writing failed (a full disk, say).
+    #[error("store {path}: {why}")]
+    Io { path: PathBuf, why: String },
+}
+
+/// One change to write: a key and its new value, or `None` to delete it.
+pub(crate) type Change = (String, Option<Vec<u8>>);
+
+/// The open store.
+pub(crate) struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. With `move_damaged`, a damaged file is renamed
+    /// to `pubzub.redb.damaged-<unix seconds>` and an empty store takes its place.
+    pub(crate) fn open(dir: &Path, move_damaged: bool) -> Result<Store, StoreError> {
+        let path = dir.join(STORE_FILE);
+        let io = |why: &dyn std::fmt::Display| StoreError::Io {
+            path: path.clone(),
+            why: why.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(&e))?;
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse { path });
+            }
+            Err(e) if move_damaged => {
+                let aside =
+                    path.with_extension(format!("redb.damaged-{}", WallClock::now().0 / 1000));
+                std::fs::rename(&path, &aside).map_err(|r| io(&r))?;
+                tracing::warn!(
+                    "{} was damaged ({e}): moved to {}",
+                    path.display(),
+                    aside.display()
+                );
+                Database::create(&path).map_err(|e| io(&e))?
+            }
+            Err(e) => {
+                return Err(StoreError::Damaged {
+                    path,
+                    why: e.to_string(),
+                });
+            }
+        };
+        let store = Store { db, path };
+        // The tables exist from the first open on, so that reads never miss them.
+        store.write(Vec::new())?;
+        Ok(store)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The retained messages of `site`, as stored.
+    pub(crate) fn retained(&self, site: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let err = |e: &dyn std::fmt::Display| self.damaged(e);
+        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let table = read.open_table(RETAINED).map_err(|e| err(&e))?;
+        let prefix = format!("{site}\0");
+        let mut out = Vec::new();
+        for entry in table.range(prefix.as_str()..).map_err(|e| err(&e))? {
+            let (key, value) = entry.map_err(|e| err(&e))?;
+            let Some(topic) = key.value().strip_prefix(&prefix) else {
+                break;
+            };
+            out.push((topic.to_owned(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Writes `changes` to the retained messages in one transaction, on disk when it returns.
+    pub(crate) fn write(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        let io = |e: &dyn std::fmt::Display| StoreError::Io {
+            path: self.path.clone(),
+            why: e.to_string(),
+        };
+        let tx = self.db.begin_write().map_err(|e| io(&e))?;
+        {
+            let mut table = tx.open_table(RETAINED).map_err(|e| io(&e))?;
+            for (key, value) in &changes {
+                match value {
+                    Some(v) => table.insert(key.as_str(), v.as_slice()).map(drop),
+                    None => table.remove(key.as_str()).map(drop),
+                }
+                .map_err(|e| io(&e))?;
+            }
+        }
+        tx.commit().map_err(|e| io(&e))
+    }
+
+    fn damaged(&self, why: &dyn std::fmt::Display) -> StoreError {
+        StoreError::Damaged {
+            path: self.path.clone(),
+            why: why.to_string(),
+        }
+    }
+}
+
+/// The key of `topic`'s retained message in `site`.
+pub(crate) fn retained_key(site: &str, topic: &str) -> String {
+    format!("{site}\0{topic}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_read_back_by_site_and_a_second_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        store
+            .write(vec![
+                (retained_key("a", "x/1"), Some(b"one".to_vec())),
+                (retained_key("a", "x/2"), Some(b"two".to_vec())),
+                (retained_key("b", "x/1"), Some(b"other site".to_vec())),
+            ])
+            .unwrap();
+        store.write(vec![(retained_key("a", "x/1"), None)]).unwrap();
+        assert_eq!(
+            store.retained("a").unwrap(),
+            [("x/2".to_string(), b"two".to_vec())]
+        );
+        assert!(matches!(
+            Store::open(dir.path(), false),
+            Err(StoreError::InUse { .. })
+        ));
+        drop(store);
+        let again = Store::open(dir.path(), false).unwrap();
+        assert_eq!(again.retained("b").unwrap().len(), 1, "kept on disk");
+    }
+
+    #[test]
+    fn a_damaged_file_is_refused_by_name_and_moved_aside_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STORE_FILE), vec![0x5A; 10_000]).unwrap();
+        let err = Store::open(dir.path(), false).err().expect("refused");
+        assert!(
+            matches!(&err, StoreError::Damaged { path, .. } if path.ends_with(STORE_FILE)),
+            "{err}"
+        );
+        assert!(err.to_string().contains("pubzub.redb"), "{err}");
+        let store = Store::open(dir.path(), true).unwrap();
+        assert!(store.retained("default").unwrap().is_empty());
+        let moved = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains("damaged"));
+        assert!(moved, "the damaged file is kept aside");
+    }
+}
