@@ -16,7 +16,7 @@ use crate::budget::Budget;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::listen;
 use crate::metrics::{Metrics, SiteMetrics};
-use crate::store::{Change, Store, StoreError, WallClock};
+use crate::store::{Change, Kind, Store, StoreError, WallClock};
 
 /// How often the brokers' timers are checked. Will delays and expiries are whole seconds, so a
 /// tenth of a second is precise enough and costs one uncontended lock per site.
@@ -142,11 +142,17 @@ impl Hub {
             Some(store) => {
                 let start = WallClock::now();
                 for site in sites.values() {
-                    let stored = store.retained(&site.name)?;
+                    let retained = store.records(Kind::Retained, &site.name)?;
+                    let sessions = store.records(Kind::Session, &site.name)?;
                     let mut broker = site.broker();
                     broker.track_changes();
-                    let n = broker.restore_retained(stored, start, Timestamp(0));
-                    tracing::info!(site = %site.name, "{n} retained messages from {}", store.path().display());
+                    let r = broker.restore_retained(retained, start, Timestamp(0));
+                    let s = broker.restore_sessions(sessions, start, Timestamp(0));
+                    tracing::info!(
+                        site = %site.name,
+                        "{r} retained messages and {s} sessions from {}",
+                        store.path().display()
+                    );
                 }
                 Some(Persistence {
                     store: Arc::new(store),

@@ -176,3 +176,127 @@ async fn a_second_server_on_the_same_folder_and_a_damaged_store_are_refused_by_n
         .any(|e| e.file_name().to_string_lossy().contains("damaged"));
     assert!(aside, "the damaged file is kept aside");
 }
+
+/// A rumqttc client with clean start off and a 300 s session.
+async fn persistent(addr: std::net::SocketAddr, id: &str) -> (V5, bool) {
+    let mut options = common::v5_options(addr, id);
+    options.set_clean_start(false);
+    options.set_session_expiry_interval(Some(300));
+    let (c, ack) = V5::connect(options).await;
+    (c, ack.session_present)
+}
+
+/// Publishes `n` QoS 1 messages `0`..`n` on `topic`, each acknowledged.
+async fn publish_numbered(addr: std::net::SocketAddr, topic: &str, n: usize) {
+    let mut p = V5::simple(addr, "numbers").await;
+    for i in 0..n {
+        p.publish_acked(topic, i.to_string(), false).await;
+    }
+    p.disconnect().await;
+}
+
+/// The next `n` payloads `c` receives, acknowledged.
+async fn numbers(c: &mut V5, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let p = c.publish().await;
+        got.push(String::from_utf8(p.payload.to_vec()).unwrap());
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_persistent_session_and_its_queue_survive_sigterm_and_kill_after_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path(), "batched", &[]).await;
+    let (mut sub, present) = persistent(r.mqtt, "away").await;
+    assert!(!present);
+    sub.subscribe("queue/#", QoS::AtLeastOnce).await;
+    sub.kill(); // gone without DISCONNECT: the session waits 300 s
+    tokio::time::sleep(common::QUIET).await;
+    publish_numbered(r.mqtt, "queue/a", 100).await;
+    stop(r).await;
+
+    let mut r = server(dir.path(), "batched", &[]).await;
+    let (mut sub, present) = persistent(r.mqtt, "away").await;
+    assert!(present, "the session came back from the store");
+    let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    assert_eq!(
+        numbers(&mut sub, 100).await,
+        expected,
+        "100 of 100, in order"
+    );
+    sub.kill();
+    tokio::time::sleep(common::QUIET).await;
+
+    // kill -9 after the commit window: what was acknowledged before it is kept.
+    publish_numbered(r.mqtt, "queue/b", 20).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.child.kill().await.unwrap();
+    let r = server(dir.path(), "batched", &[]).await;
+    let (mut sub, present) = persistent(r.mqtt, "away").await;
+    assert!(present);
+    let expected: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    assert_eq!(numbers(&mut sub, 20).await, expected);
+    sub.no_publish().await;
+    stop(r).await;
+}
+
+#[tokio::test]
+async fn a_session_that_expired_while_the_server_was_down_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path(), "batched", &[]).await;
+    let mut options = common::v5_options(r.mqtt, "brief");
+    options.set_clean_start(false);
+    options.set_session_expiry_interval(Some(1));
+    let (mut c, _) = V5::connect(options).await;
+    c.subscribe("brief/#", QoS::AtLeastOnce).await;
+    c.kill();
+    stop(r).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = server(dir.path(), "batched", &[]).await;
+    let (_c, present) = persistent(r.mqtt, "brief").await;
+    assert!(!present, "its 1 s ran out while the server was down");
+    stop(r).await;
+}
+
+#[tokio::test]
+async fn a_delayed_will_outlives_the_restart_and_fires_at_its_time() {
+    use rumqttc::v5::mqttbytes::v5::{LastWill, LastWillProperties};
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path(), "batched", &[]).await;
+    let mut options = common::v5_options(r.mqtt, "leaver");
+    options.set_clean_start(false);
+    options.set_session_expiry_interval(Some(300));
+    let props = LastWillProperties {
+        delay_interval: Some(3),
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: None,
+        response_topic: None,
+        correlation_data: None,
+        user_properties: vec![],
+    };
+    options.set_last_will(LastWill::new(
+        "gone/leaver",
+        "bye",
+        QoS::AtLeastOnce,
+        false,
+        Some(props),
+    ));
+    let (_leaver, _) = V5::connect(options).await;
+    // The restart is a lost connection for the leaver: its will is due 3 s after the stop.
+    let stopped = std::time::Instant::now();
+    stop(r).await;
+    let r = server(dir.path(), "batched", &[]).await;
+    let mut watcher = V5::simple(r.mqtt, "watcher").await;
+    watcher.subscribe("gone/#", QoS::AtLeastOnce).await;
+    let will = watcher.publish().await;
+    let after = stopped.elapsed();
+    assert_eq!(&will.payload[..], b"bye");
+    assert!(
+        after >= Duration::from_millis(2800) && after < Duration::from_secs(5),
+        "fired {after:?} after the stop, the downtime counted"
+    );
+    stop(r).await;
+}

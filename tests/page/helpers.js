@@ -110,7 +110,15 @@ export async function rejection(promise) {
   throw new Error("expected a rejection");
 }
 
-/** The topics the control script's MQTT.js observer saw under `prefix`, in order. */
-export async function observedUnder(prefix) {
-  return (await control("/observed")).filter((t) => t.startsWith(prefix));
+/**
+ * The topics the control script's MQTT.js observer saw under `prefix`, in order. With
+ * `atLeast`, waits (up to 5 s) until it saw that many different ones: a delivery to the
+ * observer may arrive after the publisher's acknowledgement.
+ */
+export async function observedUnder(prefix, atLeast = 0) {
+  for (let waited = 0; ; waited += 50) {
+    const seen = (await control("/observed")).filter((t) => t.startsWith(prefix));
+    if (new Set(seen).size >= atLeast || waited >= 5000) return seen;
+    await sleep(50);
+  }
 }

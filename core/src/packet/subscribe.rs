@@ -51,8 +51,9 @@ pub enum RetainHandling {
 }
 
 impl SubscriptionOptions {
+    /// The options from their byte in a SUBSCRIBE [MQTT-3.8.3.1].
     #[cfg(feature = "server")]
-    fn from_byte(b: u8, version: ProtocolVersion) -> Result<SubscriptionOptions, DecodeError> {
+    pub fn from_byte(b: u8, version: ProtocolVersion) -> Result<SubscriptionOptions, DecodeError> {
         let reserved = if version.is_v5() { 0xC0 } else { 0xFC };
         let retain_handling = match (b >> 4) & 0b11 {
             0 => RetainHandling::SendAtSubscribe,
@@ -71,7 +72,8 @@ impl SubscriptionOptions {
         })
     }
 
-    fn to_byte(self, version: ProtocolVersion) -> u8 {
+    /// The options as their byte in a SUBSCRIBE [MQTT-3.8.3.1].
+    pub fn to_byte(self, version: ProtocolVersion) -> u8 {
         let qos = self.qos as u8;
         if !version.is_v5() {
             return qos;

@@ -229,6 +229,7 @@ impl Broker {
             session.resend_inflight(now);
             session.flush(now, self.limits.max_outgoing_qos0, &self.metrics);
         }
+        self.session_changed(&client_id);
         Ok(Accepted {
             conn,
             client_id,

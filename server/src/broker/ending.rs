@@ -21,6 +21,7 @@ impl Broker {
         if self.linked(client_id, conn).is_none() {
             return;
         }
+        self.session_changed(client_id);
         let mut session = self.sessions.remove(client_id).expect("linked above");
         session.link = None;
         if let Some(e) = expiry {
@@ -82,6 +83,7 @@ impl Broker {
 
     /// The session is over: remaining wills fire (unless it ended cleanly), subscriptions go.
     pub(super) fn end_session(&mut self, mut session: Box<Session>, now: Timestamp) {
+        self.session_changed(&session.client_id);
         self.delayed_wills
             .retain(|_, (ctx, _)| ctx.client_id.as_ref() != Some(&session.client_id));
         if !session.ended_cleanly && !session.wills_scheduled {
@@ -107,6 +109,9 @@ impl Broker {
                 break;
             }
             let (ctx, will) = entry.remove();
+            if let Some(client) = &ctx.client_id {
+                self.session_changed(client);
+            }
             self.publish_will(&ctx, will.publish, now);
         }
         while let Some(first) = self.expiries.first() {
@@ -126,18 +131,34 @@ impl Broker {
             // Queued messages expire at any time; a scan a second drops them.
             self.next_queue_sweep = now.after_secs(1);
             let mut dropped = 0;
+            let mut changed = Vec::new();
             for session in self.sessions.values_mut() {
-                dropped += session.expire_pending(now);
+                let n = session.expire_pending(now);
+                if n > 0 {
+                    dropped += n;
+                    changed.push(session.client_id.clone());
+                }
+            }
+            for client in changed {
+                self.session_changed(&client);
             }
             self.metrics.dropped.inc_by(dropped as u64);
         }
     }
 
     /// Server shutdown: every session's wills fire while everyone is still connected to hear
-    /// them, then every client gets DISCONNECT 0x8B and its session ends.
+    /// them, then every client gets DISCONNECT 0x8B and its session ends. With a store, a
+    /// persistent session outlives the restart instead: for it the shutdown is a lost
+    /// connection, so its wills take their usual course (a delayed will fires after the
+    /// restart, at its time, unless the client is back), and it is kept with its queue.
     pub fn shutdown(&mut self, now: Timestamp) {
+        let durable = self.is_durable();
+        let kept = |s: &Session| durable && s.expiry_interval > 0;
         let mut wills = Vec::new();
         for session in self.sessions.values_mut() {
+            if kept(session) {
+                continue;
+            }
             let ctx = session.ctx.clone();
             if session.is_connected() || !(session.ended_cleanly || session.wills_scheduled) {
                 wills.extend(session.will.take().map(|w| (ctx.clone(), w)));
@@ -145,19 +166,28 @@ impl Broker {
                 wills.extend(extra.into_values().map(|w| (ctx.clone(), w)));
             }
         }
-        let delayed = std::mem::take(&mut self.delayed_wills);
-        wills.extend(delayed.into_values());
+        if !durable {
+            let delayed = std::mem::take(&mut self.delayed_wills);
+            wills.extend(delayed.into_values());
+        }
         for (ctx, will) in wills {
             self.publish_will(&ctx, will.publish, now);
         }
-        let connected: Vec<(ByteStr, ConnId)> = self
+        let connected: Vec<(ByteStr, ConnId, bool)> = self
             .sessions
             .values()
-            .filter_map(|s| s.link.as_ref().map(|l| (s.client_id.clone(), l.conn)))
+            .filter_map(|s| {
+                let conn = s.link.as_ref()?.conn;
+                Some((s.client_id.clone(), conn, kept(s)))
+            })
             .collect();
-        for (client, conn) in connected {
+        for (client, conn, kept) in connected {
             self.kick(&client, conn, ReasonCode::ServerShuttingDown);
-            self.disconnected(&client, conn, Ending::Normal, Some(0), now);
+            if kept {
+                self.disconnected(&client, conn, Ending::Lost, None, now);
+            } else {
+                self.disconnected(&client, conn, Ending::Normal, Some(0), now);
+            }
         }
     }
 }

@@ -49,6 +49,21 @@ impl Message {
         })
     }
 
+    /// A message the store kept, with its expiry in broker time (past a restart, the Message
+    /// Expiry Interval no longer says when it ends).
+    pub(crate) fn restored(
+        publish: Publish,
+        publisher: Option<Context>,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Arc<Message> {
+        let mut message = Message::new(publish, publisher, now);
+        if let Some(m) = Arc::get_mut(&mut message) {
+            m.expires_at = expires_at;
+        }
+        message
+    }
+
     /// A copy that owns its bytes, for messages kept long (retained messages). A decoded
     /// message shares its connection's receive buffer and would keep all of it alive.
     pub fn detached(&self) -> Arc<Message> {

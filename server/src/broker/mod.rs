@@ -176,6 +176,10 @@ impl Broker {
         let qos = publish.qos;
         let packet_id = publish.packet_id;
         let max_qos2 = usize::from(self.limits.receive_maximum);
+        if qos == QoS::ExactlyOnce || publish.topic.starts_with('$') {
+            // Its packet id, or a `$client` will, is part of the session.
+            self.session_changed(client_id);
+        }
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
@@ -349,6 +353,7 @@ impl Broker {
     ) -> Result<(), ReasonCode> {
         let max_qos0 = self.limits.max_outgoing_qos0;
         let metrics = self.metrics.clone();
+        self.session_changed(client_id);
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };

@@ -1,17 +1,28 @@
-//! What the store needs from the broker: the retained messages changed since the last commit,
-//! as store records, and the stored ones put back at start.
+//! What the store needs from the broker: the retained messages and persistent sessions changed
+//! since the last commit, as store records, and the stored ones put back at start.
+//!
+//! Times go to the store as wall-clock times (`start` is the wall-clock time of the broker's
+//! time 0), so expiries and will delays count the time the server was down.
 
 use std::collections::HashSet;
 
-use pubzub_core::{Timestamp, TopicName};
+use pubzub_core::{
+    ByteStr, PacketId, Pattern, ProtocolVersion, SubscriptionId, SubscriptionOptions, Timestamp,
+    TopicName,
+};
 
-use super::{Broker, Message};
-use crate::store::{Change, RetainedRecord, WallClock, retained_key};
+use super::session::SubRecord;
+use super::{Broker, Delivery, Message, Session, Subscriber, TreeEntry, WillMessage};
+use crate::acl::{Context, Grant};
+use crate::store::{
+    Change, DeliveryRecord, Kind, RetainedRecord, SessionRecord, WallClock, WillRecord, key,
+};
 
 /// What changed since the store last took the changes.
 #[derive(Debug, Default)]
 pub(crate) struct Changed {
     retained: HashSet<TopicName>,
+    sessions: HashSet<ByteStr>,
 }
 
 impl Broker {
@@ -20,32 +31,108 @@ impl Broker {
         self.changed.get_or_insert_with(Changed::default);
     }
 
+    /// Whether a store keeps this broker's state across restarts.
+    pub(super) fn is_durable(&self) -> bool {
+        self.changed.is_some()
+    }
+
     pub(super) fn retained_changed(&mut self, topic: &TopicName) {
         if let Some(changed) = &mut self.changed {
             changed.retained.insert(topic.clone());
         }
     }
 
-    /// The changes since the last call, as store keys with their new records (`None`: gone).
-    /// `start` is the wall-clock time of this broker's time 0.
+    pub(super) fn session_changed(&mut self, client: &ByteStr) {
+        if let Some(changed) = &mut self.changed {
+            changed.sessions.insert(client.clone());
+        }
+    }
+
+    /// The changes since the last call, as store records (`None`: gone).
     pub(crate) fn take_changes(&mut self, start: WallClock, now: Timestamp) -> Vec<Change> {
-        let Some(changed) = &mut self.changed else {
+        let Some(changed) = self.changed.as_mut().map(std::mem::take) else {
             return Vec::new();
         };
-        let topics = std::mem::take(&mut changed.retained);
-        topics
-            .into_iter()
-            .map(|topic| {
-                let record = self.retained.get(&topic, now).map(|r| {
-                    RetainedRecord {
-                        expires_at: r.expires_at.map(|t| start.at(t)),
-                        publish: r.message.publish.clone(),
-                    }
-                    .encode()
-                });
-                (retained_key(&self.site, &topic), record)
+        let mut out = Vec::with_capacity(changed.retained.len() + changed.sessions.len());
+        for topic in changed.retained {
+            let record = self.retained.get(&topic, now).map(|r| {
+                RetainedRecord {
+                    expires_at: r.expires_at.map(|t| start.at(t)),
+                    publish: r.message.publish.clone(),
+                }
+                .encode()
+            });
+            out.push((Kind::Retained, key(&self.site, &topic), record));
+        }
+        for client in changed.sessions {
+            let record = self
+                .sessions
+                .get(&client)
+                .filter(|s| s.expiry_interval > 0)
+                .map(|s| self.session_record(s, start, now).encode());
+            out.push((Kind::Session, key(&self.site, &client), record));
+        }
+        out
+    }
+
+    fn session_record(&self, s: &Session, start: WallClock, now: Timestamp) -> SessionRecord {
+        let will = |w: &WillMessage| WillRecord {
+            delay: w.delay,
+            publish: w.publish.clone(),
+        };
+        let delivery = |d: &Delivery| DeliveryRecord {
+            publish: d.message.publish.clone(),
+            expires_at: d.message.expires_at.map(|t| start.at(t)),
+            publisher: d.message.publisher.as_ref().and_then(|p| {
+                let client = p.client_id.as_ref()?;
+                Some((p.user.as_ref().map(|u| u.to_string()), client.to_string()))
+            }),
+            topic: d.topic.as_ref().map(|t| t.to_string()),
+            qos: d.qos,
+            retain: d.retain,
+            subscription_ids: d.subscription_ids.iter().map(|id| id.0.get()).collect(),
+        };
+        let subscriptions = s
+            .subscriptions
+            .iter()
+            .filter_map(|(filter, rec)| match self.tree.get(rec.key)? {
+                TreeEntry::Client(sub) => Some((
+                    filter.to_string(),
+                    sub.options.to_byte(ProtocolVersion::V5),
+                    sub.id.map_or(0, |id| id.0.get()),
+                )),
+                TreeEntry::Handler(_) => None,
             })
-            .collect()
+            .collect();
+        let delayed_wills = self
+            .delayed_wills
+            .iter()
+            .filter(|(_, (ctx, _))| ctx.client_id.as_ref() == Some(&s.client_id))
+            .map(|((at, _), (_, w))| (start.at(*at), will(w)))
+            .collect();
+        let (inflight, pending) = s.queue();
+        SessionRecord {
+            routing_id: s.routing_id.to_string(),
+            user: s.ctx.user.as_ref().map(|u| u.to_string()),
+            expiry_interval: s.expiry_interval,
+            expires_at: s.expires_at.map(|t| start.at(t)),
+            saved_at: start.at(now),
+            ended_cleanly: s.ended_cleanly,
+            wills_scheduled: s.wills_scheduled,
+            will: s.will.as_ref().map(will),
+            extra_wills: s
+                .extra_wills
+                .iter()
+                .map(|(id, w)| (id.to_string(), will(w)))
+                .collect(),
+            delayed_wills,
+            subscriptions,
+            qos2_in: s.qos2_in.iter().copied().collect(),
+            inflight: inflight
+                .map(|(id, released, d)| (id.get(), released, delivery(d)))
+                .collect(),
+            pending: pending.map(delivery).collect(),
+        }
     }
 
     /// Puts back the retained messages the store kept, by topic. Expired and unreadable ones
@@ -61,19 +148,172 @@ impl Broker {
             let record = RetainedRecord::decode(&bytes);
             let live = record.filter(|r| r.expires_at.is_none_or(|at| start.since(at) > now));
             let Some(record) = live else {
-                if let (Some(changed), Ok(topic)) = (&mut self.changed, TopicName::try_from(topic))
-                {
-                    changed.retained.insert(topic);
+                if let Ok(topic) = TopicName::try_from(topic) {
+                    self.retained_changed(&topic);
                 }
                 continue;
             };
             let expires_at = record.expires_at.map(|at| start.since(at));
-            let message = Message::new(record.publish, None, now);
+            let message = Message::restored(record.publish, None, expires_at, now);
             self.retained
                 .set(message.publish.topic.clone(), message, expires_at);
             restored += 1;
         }
         self.metrics.retained.set(self.retained.len() as i64);
         restored
+    }
+
+    /// Puts back the persistent sessions the store kept, by client id, their clients away.
+    /// A session whose client was connected when the server stopped without saying (a crash)
+    /// lost its connection then: its expiry and will delays count from that moment.
+    /// Unreadable and expired records are dropped (and deleted with the next commit);
+    /// subscriptions the access rules now refuse are dropped. Returns how many came back.
+    pub(crate) fn restore_sessions(
+        &mut self,
+        stored: Vec<(String, Vec<u8>)>,
+        start: WallClock,
+        now: Timestamp,
+    ) -> usize {
+        let mut restored = 0;
+        for (client, bytes) in stored {
+            let client = ByteStr::from(client);
+            self.session_changed(&client);
+            let Some(record) = SessionRecord::decode(&bytes) else {
+                tracing::warn!(site = %self.site, %client, "an unreadable stored session is dropped");
+                continue;
+            };
+            let lost_at = record.expires_at.is_none().then_some(record.saved_at);
+            let expires_at = match record.expires_at {
+                Some(at) => at,
+                None => WallClock(
+                    record
+                        .saved_at
+                        .0
+                        .saturating_add(u64::from(record.expiry_interval) * 1000),
+                ),
+            };
+            let expires_at = start.since(expires_at);
+            if expires_at <= now {
+                continue;
+            }
+            self.restore_session(client, record, expires_at, lost_at, start, now);
+            restored += 1;
+        }
+        restored
+    }
+
+    fn restore_session(
+        &mut self,
+        client: ByteStr,
+        record: SessionRecord,
+        expires_at: Timestamp,
+        lost_at: Option<WallClock>,
+        start: WallClock,
+        now: Timestamp,
+    ) {
+        let ctx = Context {
+            site: self.site.clone(),
+            user: record.user.map(ByteStr::from),
+            client_id: Some(client.clone()),
+        };
+        let routing_id = ByteStr::from(record.routing_id);
+        let mut session = Session::new(client.clone(), routing_id.clone(), ctx.clone());
+        let will = |w: WillRecord| WillMessage {
+            delay: w.delay,
+            publish: w.publish,
+        };
+        session.expiry_interval = record.expiry_interval;
+        session.expires_at = Some(expires_at);
+        session.ended_cleanly = record.ended_cleanly;
+        session.wills_scheduled = record.wills_scheduled;
+        session.will = record.will.map(will);
+        session.extra_wills = record
+            .extra_wills
+            .into_iter()
+            .map(|(id, w)| (ByteStr::from(id), will(w)))
+            .collect();
+        session.qos2_in = record.qos2_in.into_iter().collect();
+        for (filter, options, id) in record.subscriptions {
+            let Ok(pattern) = Pattern::parse(ByteStr::from(filter.as_str())) else {
+                continue;
+            };
+            let Ok(options) = SubscriptionOptions::from_byte(options, ProtocolVersion::V5) else {
+                continue;
+            };
+            let match_filter = pattern.filter().match_filter().to_owned();
+            let checked = match self.acl.grant(&ctx, &match_filter, self).0 {
+                Grant::Denied => continue,
+                Grant::All => false,
+                Grant::PerMessage => true,
+            };
+            let key = self.tree.insert(
+                pattern,
+                TreeEntry::Client(Subscriber {
+                    client: client.clone(),
+                    options,
+                    id: SubscriptionId::new(id),
+                    checked,
+                }),
+            );
+            session
+                .subscriptions
+                .insert(ByteStr::from(filter), SubRecord { key });
+        }
+        let delivery = |d: DeliveryRecord| {
+            let publisher = d.publisher.map(|(user, client_id)| Context {
+                site: self.site.clone(),
+                user: user.map(ByteStr::from),
+                client_id: Some(ByteStr::from(client_id)),
+            });
+            let expires_at = d.expires_at.map(|at| start.since(at));
+            Delivery {
+                message: Message::restored(d.publish, publisher, expires_at, now),
+                topic: d.topic.and_then(|t| TopicName::try_from(t).ok()),
+                qos: d.qos,
+                retain: d.retain,
+                subscription_ids: d
+                    .subscription_ids
+                    .into_iter()
+                    .filter_map(SubscriptionId::new)
+                    .collect(),
+            }
+        };
+        let inflight = record
+            .inflight
+            .into_iter()
+            .filter_map(|(id, released, d)| Some((PacketId::new(id)?, released, delivery(d))))
+            .collect();
+        let pending = record.pending.into_iter().map(delivery).collect();
+        session.restore_queue(inflight, pending);
+        let mut delayed: Vec<(Timestamp, WillMessage)> = record
+            .delayed_wills
+            .into_iter()
+            .map(|(at, w)| (start.since(at), will(w)))
+            .collect();
+        if let Some(lost_at) = lost_at
+            && !session.ended_cleanly
+            && !session.wills_scheduled
+        {
+            // The crash ended the connection: its wills take the course of a lost one.
+            let fire_at = |w: &WillMessage| {
+                start.since(WallClock(
+                    lost_at.0.saturating_add(u64::from(w.delay) * 1000),
+                ))
+            };
+            let wills = session.will.take().into_iter();
+            let extra = session.extra_wills.values().cloned();
+            delayed.extend(wills.chain(extra).map(|w| (fire_at(&w), w)));
+            session.wills_scheduled = true;
+        }
+        for (at, w) in delayed {
+            self.next_seq += 1;
+            self.delayed_wills
+                .insert((at, self.next_seq), (ctx.clone(), w));
+        }
+        self.routes.insert(client.clone(), client.clone());
+        self.routes.insert(routing_id, client.clone());
+        self.expiries.insert((expires_at, client.clone()));
+        self.sessions.insert(client, Box::new(session));
+        self.metrics.sessions.inc();
     }
 }

@@ -220,6 +220,40 @@ impl Session {
         }
     }
 
+    /// The queue as the store keeps it: the in-flight messages (packet id, whether PUBREC
+    /// came) and the waiting ones, in order.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn queue(
+        &self,
+    ) -> (
+        impl Iterator<Item = (PacketId, bool, &Delivery)>,
+        impl Iterator<Item = &Delivery>,
+    ) {
+        let inflight = self
+            .inflight
+            .iter()
+            .map(|f| (f.packet_id, f.released, &f.delivery));
+        (inflight, self.pending.iter())
+    }
+
+    /// Puts back a queue the store kept: in flight ones are sent again with DUP when the
+    /// client resumes the session [MQTT-4.4.0-1].
+    pub(crate) fn restore_queue(
+        &mut self,
+        inflight: Vec<(PacketId, bool, Delivery)>,
+        pending: Vec<Delivery>,
+    ) {
+        self.inflight = inflight
+            .into_iter()
+            .map(|(packet_id, released, delivery)| InFlight {
+                packet_id,
+                delivery,
+                released,
+            })
+            .collect();
+        self.pending = pending.into();
+    }
+
     /// Drops queued messages whose expiry has passed; returns how many.
     pub(crate) fn expire_pending(&mut self, now: Timestamp) -> usize {
         let before = self.pending.len();

@@ -20,6 +20,7 @@ impl Broker {
         now: Timestamp,
     ) -> Result<(), ReasonCode> {
         let limits = self.limits.clone();
+        self.session_changed(client_id);
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
@@ -136,6 +137,7 @@ impl Broker {
     }
 
     pub fn unsubscribe(&mut self, client_id: &ByteStr, conn: ConnId, unsub: Unsubscribe) {
+        self.session_changed(client_id);
         let Some(session) = self.linked(client_id, conn) else {
             return;
         };

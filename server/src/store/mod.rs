@@ -5,7 +5,8 @@
 //! committed state, never a torn one. A second process cannot open the file (redb locks it),
 //! and a damaged file is refused at open with its path named.
 //!
-//! What it keeps today: retained messages with their expiry, per site. The broker marks what
+//! What it keeps, per site: retained messages with their expiry, and persistent sessions with
+//! their subscriptions, wills and queued and in-flight messages. The broker marks what
 //! changed; the hub's committer takes those changes every `commit_interval_ms` and writes them
 //! in one transaction (group commit), so a crash loses at most that window.
 
@@ -15,10 +16,28 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
-pub(crate) use record::{RetainedRecord, WallClock};
+pub(crate) use record::{DeliveryRecord, RetainedRecord, SessionRecord, WallClock, WillRecord};
 
 /// Retained messages: `site \0 topic` to a [`RetainedRecord`].
 const RETAINED: TableDefinition<&str, &[u8]> = TableDefinition::new("retained");
+/// Persistent sessions: `site \0 client id` to a [`SessionRecord`].
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Retained,
+    Session,
+}
+
+impl Kind {
+    fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        match self {
+            Kind::Retained => RETAINED,
+            Kind::Session => SESSIONS,
+        }
+    }
+}
 
 /// The file under `data_dir`.
 pub const STORE_FILE: &str = "pubzub.redb";
@@ -40,8 +59,8 @@ pub enum StoreError {
     Io { path: PathBuf, why: String },
 }
 
-/// One change to write: a key and its new value, or `None` to delete it.
-pub(crate) type Change = (String, Option<Vec<u8>>);
+/// One change to write: a record's kind, key and new value, or `None` to delete it.
+pub(crate) type Change = (Kind, String, Option<Vec<u8>>);
 
 /// The open store.
 pub(crate) struct Store {
@@ -92,11 +111,15 @@ impl Store {
         &self.path
     }
 
-    /// The retained messages of `site`, as stored.
-    pub(crate) fn retained(&self, site: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    /// The records of one kind in `site` (retained messages by topic, sessions by client id).
+    pub(crate) fn records(
+        &self,
+        kind: Kind,
+        site: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let err = |e: &dyn std::fmt::Display| self.damaged(e);
         let read = self.db.begin_read().map_err(|e| err(&e))?;
-        let table = read.open_table(RETAINED).map_err(|e| err(&e))?;
+        let table = read.open_table(kind.table()).map_err(|e| err(&e))?;
         let prefix = format!("{site}\0");
         let mut out = Vec::new();
         for entry in table.range(prefix.as_str()..).map_err(|e| err(&e))? {
@@ -109,7 +132,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes `changes` to the retained messages in one transaction, on disk when it returns.
+    /// Writes `changes` in one transaction, on disk when it returns.
     pub(crate) fn write(&self, changes: Vec<Change>) -> Result<(), StoreError> {
         let io = |e: &dyn std::fmt::Display| StoreError::Io {
             path: self.path.clone(),
@@ -117,8 +140,13 @@ impl Store {
         };
         let tx = self.db.begin_write().map_err(|e| io(&e))?;
         {
-            let mut table = tx.open_table(RETAINED).map_err(|e| io(&e))?;
-            for (key, value) in &changes {
+            let mut retained = tx.open_table(RETAINED).map_err(|e| io(&e))?;
+            let mut sessions = tx.open_table(SESSIONS).map_err(|e| io(&e))?;
+            for (kind, key, value) in &changes {
+                let table = match kind {
+                    Kind::Retained => &mut retained,
+                    Kind::Session => &mut sessions,
+                };
                 match value {
                     Some(v) => table.insert(key.as_str(), v.as_slice()).map(drop),
                     None => table.remove(key.as_str()).map(drop),
@@ -137,9 +165,9 @@ impl Store {
     }
 }
 
-/// The key of `topic`'s retained message in `site`.
-pub(crate) fn retained_key(site: &str, topic: &str) -> String {
-    format!("{site}\0{topic}")
+/// The key of a record in `site`: a retained message's topic, a session's client id.
+pub(crate) fn key(site: &str, name: &str) -> String {
+    format!("{site}\0{name}")
 }
 
 #[cfg(test)]
@@ -150,25 +178,28 @@ mod tests {
     fn writes_read_back_by_site_and_a_second_open_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), false).unwrap();
+        let r = Kind::Retained;
         store
             .write(vec![
-                (retained_key("a", "x/1"), Some(b"one".to_vec())),
-                (retained_key("a", "x/2"), Some(b"two".to_vec())),
-                (retained_key("b", "x/1"), Some(b"other site".to_vec())),
+                (r, key("a", "x/1"), Some(b"one".to_vec())),
+                (r, key("a", "x/2"), Some(b"two".to_vec())),
+                (r, key("b", "x/1"), Some(b"other site".to_vec())),
+                (Kind::Session, key("a", "client"), Some(b"session".to_vec())),
             ])
             .unwrap();
-        store.write(vec![(retained_key("a", "x/1"), None)]).unwrap();
+        store.write(vec![(r, key("a", "x/1"), None)]).unwrap();
         assert_eq!(
-            store.retained("a").unwrap(),
+            store.records(r, "a").unwrap(),
             [("x/2".to_string(), b"two".to_vec())]
         );
+        assert_eq!(store.records(Kind::Session, "a").unwrap().len(), 1);
         assert!(matches!(
             Store::open(dir.path(), false),
             Err(StoreError::InUse { .. })
         ));
         drop(store);
         let again = Store::open(dir.path(), false).unwrap();
-        assert_eq!(again.retained("b").unwrap().len(), 1, "kept on disk");
+        assert_eq!(again.records(r, "b").unwrap().len(), 1, "kept on disk");
     }
 
     #[test]
@@ -182,7 +213,7 @@ mod tests {
         );
         assert!(err.to_string().contains("pubzub.redb"), "{err}");
         let store = Store::open(dir.path(), true).unwrap();
-        assert!(store.retained("default").unwrap().is_empty());
+        assert!(store.records(Kind::Retained, "default").unwrap().is_empty());
         let moved = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
