@@ -422,16 +422,25 @@ impl Conn<'_> {
                 } else {
                     Packet::PubRec(ack)
                 };
-                self.tx.send(Outgoing::packet(packet));
+                // Through the broker: with durability = "sync" the acknowledgements before it
+                // may be waiting for a commit, and PUBACKs keep their order [MQTT-4.6.0-2].
+                let (client, conn) = (&self.accepted.client_id, self.accepted.conn);
+                self.site.broker().acknowledge(client, conn, packet);
+                self.hub.wake_committer();
             }
             return None;
         }
         let client = &self.accepted.client_id;
-        match self
+        let acknowledged = p.qos != QoS::AtMostOnce;
+        let published = self
             .site
             .broker()
-            .publish(client, self.accepted.conn, p, now)
-        {
+            .publish(client, self.accepted.conn, p, now);
+        if acknowledged {
+            // With durability = "sync" its PUBACK/PUBREC waits for the commit.
+            self.hub.wake_committer();
+        }
+        match published {
             Ok(()) => None,
             Err(code) => Some(Close::Violation(
                 code,

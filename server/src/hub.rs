@@ -12,7 +12,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::acl::Acl;
 use crate::auth::Failures;
 use crate::broker::Broker;
+use crate::broker::HeldAck;
 use crate::budget::Budget;
+use crate::config::Durability;
 use crate::config::{Config, DEFAULT_SITE, Limits, SiteConfig};
 use crate::listen;
 use crate::metrics::{Metrics, SiteMetrics};
@@ -118,6 +120,9 @@ struct Persistence {
     /// Held from taking changes to writing them, so that commits land in the order taken;
     /// holds what a failed write left for the next commit.
     unwritten: tokio::sync::Mutex<Vec<Change>>,
+    /// `durability = "sync"`: a publication waits for its acknowledgement, so commit now.
+    sync: bool,
+    wake: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -145,7 +150,7 @@ impl Hub {
                     let retained = store.records(Kind::Retained, &site.name)?;
                     let sessions = store.records(Kind::Session, &site.name)?;
                     let mut broker = site.broker();
-                    broker.track_changes();
+                    broker.track_changes(config.durability == Durability::Sync);
                     let r = broker.restore_retained(retained, start, Timestamp(0));
                     let s = broker.restore_sessions(sessions, start, Timestamp(0));
                     tracing::info!(
@@ -158,6 +163,8 @@ impl Hub {
                     store: Arc::new(store),
                     start,
                     unwritten: tokio::sync::Mutex::new(Vec::new()),
+                    sync: config.durability == Durability::Sync,
+                    wake: tokio::sync::Notify::new(),
                 })
             }
             None => None,
@@ -177,24 +184,51 @@ impl Hub {
     }
 
     /// Writes what changed in the brokers since the last commit to the store, on disk when
-    /// it returns. A write that fails (a full disk) is logged and tried again with the next.
+    /// it returns, then sends the acknowledgements that waited for it. A write that fails (a
+    /// full disk) is logged and its changes are tried again with the next commit; its
+    /// acknowledgements go out as 0x97, and so do those of new QoS 1/2 publications until a
+    /// write succeeds.
     pub(crate) async fn commit(&self) {
         let Some(p) = &self.persistence else {
             return;
         };
         let mut unwritten = p.unwritten.lock().await;
         let now = self.now();
+        let mut acks: Vec<(Arc<Site>, Vec<HeldAck>)> = Vec::new();
         for site in self.sites.values() {
-            unwritten.extend(site.broker().take_changes(p.start, now));
+            let commit = site.broker().take_changes(p.start, now);
+            unwritten.extend(commit.changes);
+            acks.push((site.clone(), commit.acks));
         }
-        if unwritten.is_empty() {
+        let waiting = acks.iter().any(|(_, a)| !a.is_empty());
+        if unwritten.is_empty() && !waiting {
             return;
         }
         let (store, changes) = (p.store.clone(), unwritten.clone());
-        match tokio::task::spawn_blocking(move || store.write(changes)).await {
-            Ok(Ok(())) => unwritten.clear(),
-            Ok(Err(e)) => tracing::error!("{e}; the changes are kept for the next commit"),
-            Err(e) => tracing::error!("the store's writer failed: {e}"),
+        let written = match tokio::task::spawn_blocking(move || store.write(changes)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!("{e}; the changes are kept for the next commit");
+                false
+            }
+            Err(e) => {
+                tracing::error!("the store's writer failed: {e}");
+                false
+            }
+        };
+        if written {
+            unwritten.clear();
+        }
+        for (site, acks) in acks {
+            site.broker().committed(acks, written);
+        }
+    }
+
+    /// `durability = "sync"`: a publication's acknowledgement waits, so the committer runs
+    /// now (the acknowledgements waiting meanwhile share its fsync).
+    pub(crate) fn wake_committer(&self) {
+        if let Some(p) = self.persistence.as_ref().filter(|p| p.sync) {
+            p.wake.notify_one();
         }
     }
 
@@ -210,8 +244,16 @@ impl Hub {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                // notify_one keeps a permit for a wake that came while a commit ran.
+                let woken = async {
+                    match &hub.persistence {
+                        Some(p) => p.wake.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 let stopping = tokio::select! {
                     _ = tick.tick() => false,
+                    () = woken => false,
                     stopped = stop.wait_for(|s| *s) => { drop(stopped); true }
                 };
                 if stopping {

@@ -120,7 +120,7 @@ impl Server {
     /// addresses actually bound are in [`http_addrs`](Server::http_addrs) and friends.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let store = match (&config.data_dir, config.durability) {
-            (Some(dir), config::Durability::Batched) => {
+            (Some(dir), config::Durability::Batched | config::Durability::Sync) => {
                 let (dir, move_damaged) = (dir.clone(), config.move_damaged_store);
                 let opened =
                     tokio::task::spawn_blocking(move || store::Store::open(&dir, move_damaged))

@@ -10,17 +10,17 @@ use common::binary::{LOOPBACK_PORTS, Running, run};
 use common::{QoS, V5};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
-/// The binary (a development broker) with its store in `dir`, in `durability` mode.
+/// The binary (a development broker) with its store in `dir`, in `durability` mode, committing
+/// every 50 ms unless `extra` flags say otherwise.
 async fn server(dir: &std::path::Path, durability: &str, extra: &[&str]) -> Running {
-    let mut args = vec![
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--commit-interval-ms",
-        "50",
-    ];
+    let mut args = vec!["--data-dir", dir.to_str().unwrap()];
     args.extend_from_slice(&LOOPBACK_PORTS);
     args.extend_from_slice(extra);
-    run(&args, &[("PUBZUB_DURABILITY", durability)]).await
+    let env = [
+        ("PUBZUB_DURABILITY", durability),
+        ("PUBZUB_COMMIT_INTERVAL_MS", "50"),
+    ];
+    run(&args, &env).await
 }
 
 async fn stop(mut r: Running) {
@@ -298,5 +298,110 @@ async fn a_delayed_will_outlives_the_restart_and_fires_at_its_time() {
         after >= Duration::from_millis(2800) && after < Duration::from_secs(5),
         "fired {after:?} after the stop, the downtime counted"
     );
+    stop(r).await;
+}
+
+#[tokio::test]
+async fn in_sync_mode_an_acknowledged_message_survives_kill_9_at_once() {
+    // A 10 s commit interval: only the acknowledgements' own commits make it to disk in time.
+    for (mode, all_kept) in [("sync", true), ("batched", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = ["--commit-interval-ms", "10000"];
+        let r = server(dir.path(), mode, &extra).await;
+        let (mut sub, _) = persistent(r.mqtt, "away").await;
+        sub.subscribe("queue/#", QoS::AtLeastOnce).await;
+        sub.kill();
+        tokio::time::sleep(common::QUIET).await;
+        let mut r = r;
+        // The session itself reached the disk with the first commit after the subscription
+        // (sync mode) or not at all (batched, 10 s): publish, then kill -9 at once.
+        publish_numbered(r.mqtt, "queue/a", 50).await;
+        r.child.kill().await.unwrap();
+        let r = server(dir.path(), mode, &extra).await;
+        let (mut sub, present) = persistent(r.mqtt, "away").await;
+        if all_kept {
+            assert!(present, "{mode}: the session was on disk");
+            let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+            assert_eq!(numbers(&mut sub, 50).await, expected, "{mode}: 50 of 50");
+        } else {
+            // Batched with a window longer than the test: the crash took what was acknowledged.
+            assert!(!present, "{mode}: nothing committed within the window");
+        }
+        stop(r).await;
+    }
+}
+
+/// A tmpfs of `size` mounted on a fresh folder, unmounted on drop (the test runs as root, as
+/// CI does: mount needs it).
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs (needs root) failed");
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_qos_1_with_0x97_keeps_qos_0_flowing_and_recovers() {
+    use rumqttc::v5::mqttbytes::v5::PubAckReason;
+    let disk = Tmpfs::mount("3m");
+    let filler = disk.0.path().join("filler");
+    let r = server(disk.0.path(), "sync", &[]).await;
+    // Take the room the store would grow into.
+    std::fs::write(&filler, vec![0u8; 1024 * 1024]).unwrap();
+    let mut p = V5::simple(r.mqtt, "filler-up").await;
+    let mut refused = false;
+    for i in 0..40 {
+        let reason = p
+            .puback_retained(&format!("store/big/{i}"), vec![7u8; 200 * 1024])
+            .await;
+        if reason == PubAckReason::QuotaExceeded {
+            refused = true;
+            break;
+        }
+        assert_eq!(reason, PubAckReason::NoMatchingSubscribers, "message {i}");
+    }
+    assert!(
+        refused,
+        "the disk filled up and a QoS 1 publication got 0x97"
+    );
+    // QoS 1 stays refused while the disk is full; QoS 0 flows.
+    assert_eq!(
+        p.puback("store/small", "x").await,
+        PubAckReason::QuotaExceeded
+    );
+    let mut sub = V5::simple(r.mqtt, "qos0-reader").await;
+    sub.subscribe("live/#", QoS::AtMostOnce).await;
+    p.client
+        .publish("live/x", QoS::AtMostOnce, false, "still flowing")
+        .await
+        .unwrap();
+    assert_eq!(&sub.publish().await.payload[..], b"still flowing");
+    // Room again: the waiting changes are written and QoS 1 is taken again.
+    std::fs::remove_file(&filler).unwrap();
+    let mut accepted = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if p.puback("store/small", "x").await == PubAckReason::NoMatchingSubscribers {
+            accepted = true;
+            break;
+        }
+    }
+    assert!(accepted, "QoS 1 accepted again once there is room");
     stop(r).await;
 }

@@ -28,6 +28,7 @@ use crate::acl::{AccessControl, Acl, Action, Context, Decider, Directory};
 use crate::config::Limits;
 use crate::metrics::SiteMetrics;
 pub use message::{Delivery, Message, Outgoing};
+pub(crate) use persist::HeldAck;
 pub use session::{ConnId, Link, Session, WillMessage};
 
 /// The user property that carries a client's routing id on every CONNACK.
@@ -188,9 +189,7 @@ impl Broker {
         {
             if session.qos2_in.contains(&id.get()) {
                 // A resend of a message we have: acknowledge, do not deliver twice.
-                if let Some(link) = &session.link {
-                    link.send(Outgoing::packet(Packet::PubRec(Ack::new(id))));
-                }
+                self.acknowledge(client_id, conn, Packet::PubRec(Ack::new(id)));
                 return Ok(());
             }
             if session.qos2_in.len() >= max_qos2 {
@@ -199,7 +198,14 @@ impl Broker {
             session.qos2_in.insert(id.get());
         }
 
-        let reason = self.accept_publish(client_id, publish, now);
+        let reason = if packet_id.is_some() && self.store_failing() {
+            // What the message would change cannot reach the disk (full?): refused, and not
+            // routed, rather than acknowledged and lost; QoS 0 keeps flowing.
+            self.metrics.dropped.inc();
+            ReasonCode::QuotaExceeded
+        } else {
+            self.accept_publish(client_id, publish, now)
+        };
         if packet_id.is_none() && reason == ReasonCode::TopicNameInvalid {
             // A QoS 0 message the server will not route (too long, too many levels) has no
             // acknowledgement to say so in: the connection ends with the reason code.
@@ -208,18 +214,19 @@ impl Broker {
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
-        if let (Some(id), Some(link)) = (packet_id, &session.link) {
+        if let Some(id) = packet_id {
             let mut ack = Ack::new(id);
             ack.reason_code = reason;
             if qos == QoS::ExactlyOnce && reason.is_error() {
                 // A refused QoS 2 message is over: no PUBREL will come for it.
                 session.qos2_in.remove(&id.get());
             }
-            link.send(Outgoing::packet(if qos == QoS::AtLeastOnce {
+            let packet = if qos == QoS::AtLeastOnce {
                 Packet::PubAck(ack)
             } else {
                 Packet::PubRec(ack)
-            }));
+            };
+            self.acknowledge(client_id, conn, packet);
         }
         Ok(())
     }

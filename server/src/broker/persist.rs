@@ -7,12 +7,14 @@
 use std::collections::HashSet;
 
 use pubzub_core::{
-    ByteStr, PacketId, Pattern, ProtocolVersion, SubscriptionId, SubscriptionOptions, Timestamp,
-    TopicName,
+    ByteStr, Packet, PacketId, Pattern, ProtocolVersion, ReasonCode, SubscriptionId,
+    SubscriptionOptions, Timestamp, TopicName,
 };
 
 use super::session::SubRecord;
-use super::{Broker, Delivery, Message, Session, Subscriber, TreeEntry, WillMessage};
+use super::{
+    Broker, ConnId, Delivery, Message, Outgoing, Session, Subscriber, TreeEntry, WillMessage,
+};
 use crate::acl::{Context, Grant};
 use crate::store::{
     Change, DeliveryRecord, Kind, RetainedRecord, SessionRecord, WallClock, WillRecord, key,
@@ -23,12 +25,81 @@ use crate::store::{
 pub(crate) struct Changed {
     retained: HashSet<TopicName>,
     sessions: HashSet<ByteStr>,
+    /// `durability = "sync"`: PUBACK/PUBREC wait for the commit of what their message changed.
+    hold_acks: bool,
+    held: Vec<HeldAck>,
+    /// The last write failed (a full disk): QoS 1/2 publications are refused with 0x97.
+    failing: bool,
+}
+
+/// An acknowledgement waiting for its commit.
+#[derive(Debug)]
+pub(crate) struct HeldAck {
+    client: ByteStr,
+    conn: ConnId,
+    packet: Packet,
+}
+
+/// What [`Broker::take_changes`] hands the store: records to write, and acknowledgements to
+/// send once they are on disk.
+#[derive(Debug, Default)]
+pub(crate) struct Commit {
+    pub changes: Vec<Change>,
+    pub acks: Vec<HeldAck>,
 }
 
 impl Broker {
-    /// From now on, remember what changes for the store.
-    pub(crate) fn track_changes(&mut self) {
-        self.changed.get_or_insert_with(Changed::default);
+    /// From now on, remember what changes for the store; with `hold_acks`, acknowledgements
+    /// of QoS 1/2 publications wait until the commit after them.
+    pub(crate) fn track_changes(&mut self, hold_acks: bool) {
+        self.changed.get_or_insert_with(Changed::default).hold_acks = hold_acks;
+    }
+
+    /// Sends the PUBACK or PUBREC of a client's publication, or holds it for the next commit.
+    pub(crate) fn acknowledge(&mut self, client: &ByteStr, conn: ConnId, packet: Packet) {
+        if let Some(changed) = self.changed.as_mut().filter(|c| c.hold_acks) {
+            changed.held.push(HeldAck {
+                client: client.clone(),
+                conn,
+                packet,
+            });
+        } else if let Some(link) = self.linked(client, conn).and_then(|s| s.link.as_ref()) {
+            link.send(Outgoing::packet(packet));
+        }
+    }
+
+    /// Whether the store's last write failed: QoS 1/2 publications get 0x97 meanwhile.
+    pub(super) fn store_failing(&self) -> bool {
+        self.changed.as_ref().is_some_and(|c| c.failing)
+    }
+
+    /// What became of a commit: on disk (`written`), its acknowledgements go out as they
+    /// are. Not: they go out as 0x97 (quota exceeded: the message is not kept, though a
+    /// subscriber online may have had it), and QoS 1/2 publications get 0x97 until a write
+    /// succeeds again; the changes themselves are tried again with the next commit.
+    pub(crate) fn committed(&mut self, acks: Vec<HeldAck>, written: bool) {
+        if let Some(changed) = &mut self.changed {
+            changed.failing = !written;
+        }
+        for mut ack in acks {
+            let Some(session) = self.linked(&ack.client, ack.conn) else {
+                continue;
+            };
+            if !written {
+                match &mut ack.packet {
+                    Packet::PubAck(a) => a.reason_code = ReasonCode::QuotaExceeded,
+                    Packet::PubRec(a) => {
+                        a.reason_code = ReasonCode::QuotaExceeded;
+                        // The QoS 2 exchange ends with a refusing PUBREC.
+                        session.qos2_in.remove(&a.packet_id.get());
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(link) = &session.link {
+                link.send(Outgoing::packet(ack.packet));
+            }
+        }
     }
 
     /// Whether a store keeps this broker's state across restarts.
@@ -48,13 +119,17 @@ impl Broker {
         }
     }
 
-    /// The changes since the last call, as store records (`None`: gone).
-    pub(crate) fn take_changes(&mut self, start: WallClock, now: Timestamp) -> Vec<Change> {
-        let Some(changed) = self.changed.as_mut().map(std::mem::take) else {
-            return Vec::new();
+    /// The changes since the last call, as store records (`None`: gone), and the
+    /// acknowledgements waiting for them.
+    pub(crate) fn take_changes(&mut self, start: WallClock, now: Timestamp) -> Commit {
+        let Some(changed) = &mut self.changed else {
+            return Commit::default();
         };
-        let mut out = Vec::with_capacity(changed.retained.len() + changed.sessions.len());
-        for topic in changed.retained {
+        let acks = std::mem::take(&mut changed.held);
+        let retained = std::mem::take(&mut changed.retained);
+        let sessions = std::mem::take(&mut changed.sessions);
+        let mut out = Vec::with_capacity(retained.len() + sessions.len());
+        for topic in retained {
             let record = self.retained.get(&topic, now).map(|r| {
                 RetainedRecord {
                     expires_at: r.expires_at.map(|t| start.at(t)),
@@ -64,7 +139,7 @@ impl Broker {
             });
             out.push((Kind::Retained, key(&self.site, &topic), record));
         }
-        for client in changed.sessions {
+        for client in sessions {
             let record = self
                 .sessions
                 .get(&client)
@@ -72,7 +147,7 @@ impl Broker {
                 .map(|s| self.session_record(s, start, now).encode());
             out.push((Kind::Session, key(&self.site, &client), record));
         }
-        out
+        Commit { changes: out, acks }
     }
 
     fn session_record(&self, s: &Session, start: WallClock, now: Timestamp) -> SessionRecord {

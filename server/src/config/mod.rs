@@ -42,8 +42,9 @@ pub struct Config {
     /// restarts; relative to the file. Unset: memory only (without a configuration file the
     /// binary uses `.pubzub-data/` in the repository).
     pub data_dir: Option<PathBuf>,
-    /// When a change is on disk: `"batched"` (group commit every `commit_interval_ms`; a
-    /// crash loses at most that window) or `"off"` (memory only, also with a `data_dir`).
+    /// When a change is on disk: `"sync"` (before the PUBACK/PUBREC of the message that made
+    /// it), `"batched"` (group commit every `commit_interval_ms`; a crash loses at most that
+    /// window) or `"off"` (memory only, also with a `data_dir`).
     pub durability: Durability,
     /// Milliseconds between group commits with `durability = "batched"`.
     pub commit_interval_ms: u64,
@@ -95,6 +96,10 @@ impl Default for Config {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Durability {
+    /// A QoS 1/2 publication is acknowledged only once what it changed (a retained message,
+    /// a queue of a persistent session) is on disk: an acknowledged message survives kill -9.
+    /// Commits are grouped: the acknowledgements that wait share one fsync.
+    Sync,
     /// Group commit every `commit_interval_ms`: a crash (kill -9, power loss) loses at most
     /// the changes of that window; a clean stop (SIGTERM) loses nothing.
     #[default]
@@ -108,9 +113,12 @@ impl std::str::FromStr for Durability {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "sync" => Ok(Durability::Sync),
             "batched" => Ok(Durability::Batched),
             "off" => Ok(Durability::Off),
-            other => Err(format!("{other:?}: expected \"batched\" or \"off\"")),
+            other => Err(format!(
+                "{other:?}: expected \"sync\", \"batched\" or \"off\""
+            )),
         }
     }
 }

@@ -64,7 +64,9 @@ pub(crate) type Change = (Kind, String, Option<Vec<u8>>);
 
 /// The open store.
 pub(crate) struct Store {
-    db: Database,
+    /// `None` after a failed write: redb refuses everything after an I/O error until the file
+    /// is opened again, which the next write does.
+    db: std::sync::Mutex<Option<Database>>,
     path: PathBuf,
 }
 
@@ -101,7 +103,10 @@ impl Store {
                 });
             }
         };
-        let store = Store { db, path };
+        let store = Store {
+            db: std::sync::Mutex::new(Some(db)),
+            path,
+        };
         // The tables exist from the first open on, so that reads never miss them.
         store.write(Vec::new())?;
         Ok(store)
@@ -118,7 +123,11 @@ impl Store {
         site: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let err = |e: &dyn std::fmt::Display| self.damaged(e);
-        let read = self.db.begin_read().map_err(|e| err(&e))?;
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(db) = db.as_ref() else {
+            return Err(err(&"closed after a failed write"));
+        };
+        let read = db.begin_read().map_err(|e| err(&e))?;
         let table = read.open_table(kind.table()).map_err(|e| err(&e))?;
         let prefix = format!("{site}\0");
         let mut out = Vec::new();
@@ -132,17 +141,34 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes `changes` in one transaction, on disk when it returns.
+    /// Writes `changes` in one transaction, on disk when it returns. After a failure the
+    /// file is closed, and opened again by the next write.
     pub(crate) fn write(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        let io = |e: &dyn std::fmt::Display| StoreError::Io {
+        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        if db.is_none() {
+            *db = Some(Database::create(&self.path).map_err(|e| self.io(&e))?);
+        }
+        let result = db.as_ref().map_or(Ok(()), |db| self.write_in(db, &changes));
+        if result.is_err() {
+            *db = None;
+        }
+        result
+    }
+
+    fn io(&self, why: &dyn std::fmt::Display) -> StoreError {
+        StoreError::Io {
             path: self.path.clone(),
-            why: e.to_string(),
-        };
-        let tx = self.db.begin_write().map_err(|e| io(&e))?;
+            why: why.to_string(),
+        }
+    }
+
+    fn write_in(&self, db: &Database, changes: &[Change]) -> Result<(), StoreError> {
+        let io = |e: &dyn std::fmt::Display| self.io(e);
+        let tx = db.begin_write().map_err(|e| io(&e))?;
         {
             let mut retained = tx.open_table(RETAINED).map_err(|e| io(&e))?;
             let mut sessions = tx.open_table(SESSIONS).map_err(|e| io(&e))?;
-            for (kind, key, value) in &changes {
+            for (kind, key, value) in changes {
                 let table = match kind {
                     Kind::Retained => &mut retained,
                     Kind::Session => &mut sessions,

@@ -236,6 +236,15 @@ impl V5 {
         }
     }
 
+    /// [`puback`](V5::puback) for a retained message.
+    pub async fn puback_retained(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Vec<u8>>,
+    ) -> rumqttc::v5::mqttbytes::v5::PubAckReason {
+        self.puback_with(topic, payload.into(), true).await
+    }
+
     /// Publishes at QoS 1 and returns the PUBACK's reason code; what arrives before the
     /// PUBACK (an own PUBLISH, say) is skipped.
     pub async fn puback(
@@ -243,9 +252,17 @@ impl V5 {
         topic: &str,
         payload: impl Into<Vec<u8>>,
     ) -> rumqttc::v5::mqttbytes::v5::PubAckReason {
-        let payload: Vec<u8> = payload.into();
+        self.puback_with(topic, payload.into(), false).await
+    }
+
+    async fn puback_with(
+        &mut self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> rumqttc::v5::mqttbytes::v5::PubAckReason {
         self.client
-            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
             .expect("queued");
         loop {
