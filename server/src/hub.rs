@@ -205,15 +205,20 @@ impl Hub {
             return;
         }
         let (store, changes) = (p.store.clone(), unwritten.clone());
-        let written = match tokio::task::spawn_blocking(move || store.write(changes)).await {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::error!("{e}; the changes are kept for the next commit");
-                false
-            }
-            Err(e) => {
-                tracing::error!("the store's writer failed: {e}");
-                false
+        let written = if changes.is_empty() {
+            // Acknowledgements of messages that changed nothing kept: no fsync for them.
+            true
+        } else {
+            match tokio::task::spawn_blocking(move || store.write(changes)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::error!("{e}; the changes are kept for the next commit");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!("the store's writer failed: {e}");
+                    false
+                }
             }
         };
         if written {

@@ -229,6 +229,46 @@ mod tests {
     }
 
     #[test]
+    fn the_file_does_not_grow_under_churn_of_100000_short_lived_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let record = vec![0x5A; 300];
+        let size = || {
+            std::fs::metadata(dir.path().join(STORE_FILE))
+                .unwrap()
+                .len()
+        };
+        let mut after_first = 0;
+        for round in 0..10 {
+            let names: Vec<String> = (0..10_000)
+                .map(|i| key("default", &format!("client-{round}-{i}")))
+                .collect();
+            let born = names
+                .iter()
+                .map(|k| (Kind::Session, k.clone(), Some(record.clone())));
+            store.write(born.collect()).unwrap();
+            // The sessions expire: their records are deleted.
+            store
+                .write(
+                    names
+                        .into_iter()
+                        .map(|k| (Kind::Session, k, None))
+                        .collect(),
+                )
+                .unwrap();
+            if round == 0 {
+                after_first = size();
+            }
+        }
+        assert!(store.records(Kind::Session, "default").unwrap().is_empty());
+        let last = size();
+        assert!(
+            last <= after_first * 2,
+            "freed pages are reused: {after_first} bytes after 10,000 sessions, {last} after 100,000"
+        );
+    }
+
+    #[test]
     fn a_damaged_file_is_refused_by_name_and_moved_aside_on_request() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(STORE_FILE), vec![0x5A; 10_000]).unwrap();
