@@ -405,3 +405,22 @@ async fn a_full_disk_refuses_qos_1_with_0x97_keeps_qos_0_flowing_and_recovers() 
     assert!(accepted, "QoS 1 accepted again once there is room");
     stop(r).await;
 }
+
+#[tokio::test]
+async fn a_clean_start_removes_the_stored_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = server(dir.path(), "batched", &[]).await;
+    let (mut c, _) = persistent(r.mqtt, "cleaner").await;
+    c.subscribe("clean/#", QoS::AtLeastOnce).await;
+    c.kill();
+    stop(r).await;
+    let r = server(dir.path(), "batched", &[]).await;
+    // Clean start, no session expiry: the stored session ends.
+    let (c, _) = V5::connect(common::v5_options(r.mqtt, "cleaner")).await;
+    c.disconnect().await;
+    stop(r).await;
+    let r = server(dir.path(), "batched", &[]).await;
+    let (_c, present) = persistent(r.mqtt, "cleaner").await;
+    assert!(!present, "the clean start deleted it from the store");
+    stop(r).await;
+}

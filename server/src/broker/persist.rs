@@ -25,6 +25,9 @@ use crate::store::{
 pub(crate) struct Changed {
     retained: HashSet<TopicName>,
     sessions: HashSet<ByteStr>,
+    /// The client ids whose sessions the store holds: a session without expiry that changed
+    /// needs a delete only when it replaced one of these.
+    stored: HashSet<ByteStr>,
     /// `durability = "sync"`: PUBACK/PUBREC wait for the commit of what their message changed.
     hold_acks: bool,
     held: Vec<HeldAck>,
@@ -145,7 +148,17 @@ impl Broker {
                 .get(&client)
                 .filter(|s| s.expiry_interval > 0)
                 .map(|s| self.session_record(s, start, now).encode());
-            out.push((Kind::Session, key(&self.site, &client), record));
+            let Some(changed) = &mut self.changed else {
+                break;
+            };
+            let was_stored = if record.is_some() {
+                !changed.stored.insert(client.clone())
+            } else {
+                changed.stored.remove(&client)
+            };
+            if record.is_some() || was_stored {
+                out.push((Kind::Session, key(&self.site, &client), record));
+            }
         }
         Commit { changes: out, acks }
     }
@@ -253,6 +266,9 @@ impl Broker {
         for (client, bytes) in stored {
             let client = ByteStr::from(client);
             self.session_changed(&client);
+            if let Some(changed) = &mut self.changed {
+                changed.stored.insert(client.clone());
+            }
             let Some(record) = SessionRecord::decode(&bytes) else {
                 tracing::warn!(site = %self.site, %client, "an unreadable stored session is dropped");
                 continue;

@@ -21,6 +21,8 @@
 //!   Then (same broker) the memory per QoS 1 message queued for an offline persistent session,
 //!   1,000 messages each published after the previous one's PUBACK.
 
+mod durable;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -49,6 +51,9 @@ enum Kind {
 struct Broker {
     child: Child,
     addr: SocketAddr,
+    kind: Kind,
+    /// How to start it (again, on the same store).
+    command: (PathBuf, Vec<std::ffi::OsString>),
     _dir: tempdir::Dir,
 }
 
@@ -62,6 +67,15 @@ mod tempdir {
     }
 }
 
+fn spawn((program, args): &(PathBuf, Vec<std::ffi::OsString>)) -> Result<Child, Error> {
+    Ok(Command::new(program)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
 fn free_port() -> Result<u16, Error> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -70,13 +84,28 @@ fn free_port() -> Result<u16, Error> {
 
 impl Broker {
     /// With `queues` (the default limits: 1,000 messages held per subscriber), or unbounded.
-    fn start(kind: Kind, server_bin: &PathBuf, queues: Option<usize>) -> Result<Broker, Error> {
+    fn start(
+        kind: Kind,
+        server_bin: &std::path::Path,
+        queues: Option<usize>,
+    ) -> Result<Broker, Error> {
+        Broker::start_with(kind, server_bin, queues, None)
+    }
+
+    /// [`start`](Broker::start) with a store: pubzub-server in this durability mode ("off",
+    /// "batched", "sync"), Mosquitto with `persistence true` (whatever the mode).
+    fn start_with(
+        kind: Kind,
+        server_bin: &std::path::Path,
+        queues: Option<usize>,
+        durability: Option<&str>,
+    ) -> Result<Broker, Error> {
         let queue = queues.unwrap_or(0);
         let port = free_port()?;
         let dir =
             std::env::temp_dir().join(format!("pubzub-loadgen-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let child = match kind {
+        let command: (PathBuf, Vec<std::ffi::OsString>) = match kind {
             Kind::Pubzub => {
                 // Limits that would throttle a benchmark are lifted, as for Mosquitto below.
                 let config = dir.join("pubzub.toml");
@@ -91,12 +120,12 @@ impl Broker {
                         queues.unwrap_or(1_000_000)
                     ),
                 )?;
-                Command::new(server_bin)
-                    .arg("--config")
-                    .arg(&config)
-                    .env("RUST_LOG", "warn")
-                    .stdout(Stdio::null())
-                    .spawn()?
+                let mut args = vec!["--config".into(), config.into_os_string()];
+                if let Some(mode) = durability {
+                    args.extend(["--data-dir".into(), dir.join("data").into_os_string()]);
+                    args.extend(["--durability".into(), mode.into()]);
+                }
+                (server_bin.to_path_buf(), args)
             }
             Kind::Mosquitto => {
                 let config = dir.join("mosquitto.conf");
@@ -104,31 +133,56 @@ impl Broker {
                     &config,
                     format!(
                         "listener {port} 127.0.0.1\nallow_anonymous true\n\
-                         max_queued_messages {queue}\nmax_inflight_messages 0\npersistence false\n\
-                         log_dest none\n"
+                         max_queued_messages {queue}\nmax_inflight_messages 0\n\
+                         persistence {}\npersistence_location {}/\nlog_dest none\n\
+                         user root\n",
+                        durability.is_some(),
+                        dir.display()
                     ),
                 )?;
-                Command::new("mosquitto")
-                    .arg("-c")
-                    .arg(&config)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()?
+                (
+                    "mosquitto".into(),
+                    vec!["-c".into(), config.into_os_string()],
+                )
             }
         };
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("{kind:?} did not start").into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Broker {
+        let child = spawn(&command)?;
+        let broker = Broker {
             child,
             addr,
+            kind,
+            command,
             _dir: tempdir::Dir(dir),
-        })
+        };
+        broker.wait_until_listening()?;
+        Ok(broker)
+    }
+
+    fn wait_until_listening(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(self.addr).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("{:?} did not start", self.kind).into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Stops the broker with SIGTERM (it saves what it keeps) and waits for it to exit.
+    fn stop(&mut self) -> Result<(), Error> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts it again on the same port and store; returns when it accepts connections.
+    fn restart(&mut self) -> Result<(), Error> {
+        self.child = spawn(&self.command)?;
+        self.wait_until_listening()
     }
 
     /// Resident memory in KiB, from /proc.
@@ -322,12 +376,14 @@ async fn pairs(
     pairs: usize,
     messages: usize,
     window: usize,
+    session_expiry: Option<u32>,
 ) -> Result<f64, Error> {
     let epoch = Instant::now();
     let mut tasks = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..pairs {
-        let mut s = Client::connect(addr, &format!("pair-sub-{i}")).await?;
+        let stream = TcpStream::connect(addr).await?;
+        let mut s = Client::with(stream, &format!("pair-sub-{i}"), session_expiry).await?;
         s.subscribe(&format!("bench/pair/{i}"), QoS::AtLeastOnce)
             .await?;
         receivers.push(tokio::spawn(receive(s, messages, epoch)));
@@ -366,9 +422,14 @@ async fn pairs(
 }
 
 /// Median and 99th percentile latency (µs) at a steady `rate` of QoS 1 messages.
-async fn latency(addr: SocketAddr, rate: u64, messages: usize) -> Result<(f64, f64), Error> {
+async fn latency(
+    addr: SocketAddr,
+    rate: u64,
+    messages: usize,
+    session_expiry: Option<u32>,
+) -> Result<(f64, f64), Error> {
     let epoch = Instant::now();
-    let mut s = Client::connect(addr, "lat-sub").await?;
+    let mut s = Client::with(TcpStream::connect(addr).await?, "lat-sub", session_expiry).await?;
     s.subscribe("bench/lat", QoS::AtLeastOnce).await?;
     let receiver = tokio::spawn(receive(s, messages, epoch));
     let p = Client::connect(addr, "lat-pub").await?;
@@ -547,8 +608,9 @@ async fn main() -> Result<(), Error> {
         .nth(1)
         .map(PathBuf::from)
         .ok_or("usage: loadgen <path to pubzub-server>")?;
-    // LOADGEN_ONLY=memory (or fan-out, pairs, latency) runs one workload.
+    // LOADGEN_ONLY=memory (or fan-out, pairs, latency, stalled, durable) runs one workload.
     let only = std::env::var("LOADGEN_ONLY").ok();
+
     let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let kinds = [Kind::Pubzub, Kind::Mosquitto];
     let mut fan = [Vec::new(), Vec::new()];
@@ -568,10 +630,10 @@ async fn main() -> Result<(), Error> {
                 fan[k].push(fan_out(broker.addr, 10, 50_000).await?);
             }
             if wants("pairs") {
-                pair[k].push(pairs(broker.addr, 8, 10_000, 32).await?);
+                pair[k].push(pairs(broker.addr, 8, 10_000, 32, None).await?);
             }
             if wants("latency") {
-                let (a, b) = latency(broker.addr, 2_000, 4_000).await?;
+                let (a, b) = latency(broker.addr, 2_000, 4_000, None).await?;
                 p50[k].push(a);
                 p99[k].push(b);
             }
@@ -666,5 +728,8 @@ async fn main() -> Result<(), Error> {
         left_theirs,
         false,
     );
+    if wants("durable") {
+        durable::run(&server_bin, ROUNDS).await?;
+    }
     Ok(())
 }
