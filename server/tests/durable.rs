@@ -424,3 +424,75 @@ async fn a_clean_start_removes_the_stored_session() {
     assert!(!present, "the clean start deleted it from the store");
     stop(r).await;
 }
+
+#[tokio::test]
+async fn after_kill_9_in_the_middle_of_qos_2_a_released_message_is_not_sent_again() {
+    use pubzub_core::{Ack, Packet, PacketId, SubscribeFilter, SubscriptionOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["--commit-interval-ms", "10000"];
+    let mut r = server(dir.path(), "sync", &extra).await;
+    // A raw subscriber: clean start off, a 300 s session, QoS 2.
+    let connect = |addr| async move {
+        let mut c = common::connect_packet("q2-sub");
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(300);
+        common::Raw::connect_with(addr, c).await
+    };
+    let (mut sub, _) = connect(r.mqtt).await;
+    sub.send(Packet::Subscribe(pubzub_core::Subscribe {
+        packet_id: PacketId::new(1).unwrap(),
+        properties: Default::default(),
+        filters: vec![SubscribeFilter {
+            filter: "q2/#".try_into().unwrap(),
+            options: SubscriptionOptions {
+                qos: pubzub_core::QoS::ExactlyOnce,
+                ..Default::default()
+            },
+        }],
+    }))
+    .await;
+    assert!(matches!(sub.recv().await, Some(Packet::SubAck(_))));
+    let mut p = V5::simple(r.mqtt, "q2-pub").await;
+    for i in 0..6 {
+        p.client
+            .publish(format!("q2/{i}"), QoS::ExactlyOnce, false, i.to_string())
+            .await
+            .unwrap();
+    }
+    // The subscriber gets the six and answers PUBREC for the first three only.
+    let mut ids = Vec::new();
+    while ids.len() < 6 {
+        if let Some(Packet::Publish(m)) = sub.recv().await {
+            ids.push(m.packet_id.unwrap());
+        }
+    }
+    for id in &ids[..3] {
+        sub.send(Packet::PubRec(Ack::new(*id))).await;
+        assert!(matches!(sub.recv().await, Some(Packet::PubRel(_))));
+    }
+    // A QoS 1 publication makes a commit, with the PUBRECs' state; then kill -9.
+    p.publish_acked("q2-other", "commit", false).await;
+    r.child.kill().await.unwrap();
+    drop(sub);
+
+    let r = server(dir.path(), "sync", &extra).await;
+    let (mut sub, ack) = connect(r.mqtt).await;
+    assert!(ack.session_present);
+    // Resumed: PUBREL for the released three, the other three again with DUP and their ids.
+    let mut rel = Vec::new();
+    let mut again = Vec::new();
+    while rel.len() + again.len() < 6 {
+        match sub.recv().await {
+            Some(Packet::PubRel(a)) => rel.push(a.packet_id),
+            Some(Packet::Publish(m)) => {
+                assert!(m.dup, "a resend carries DUP");
+                again.push(m.packet_id.unwrap());
+            }
+            Some(_) => {}
+            None => panic!("closed"),
+        }
+    }
+    assert_eq!(rel, ids[..3], "released ones get PUBREL, not a new PUBLISH");
+    assert_eq!(again, ids[3..], "unreleased ones come again with their ids");
+    stop(r).await;
+}
