@@ -80,7 +80,7 @@ impl Store {
             why: why.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| io(&e))?;
-        let db = match Database::create(&path) {
+        let db = match open_file(&path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::InUse { path });
@@ -191,6 +191,22 @@ impl Store {
     }
 }
 
+/// Opens or creates the file. redb 3 asserts (panics) on some damaged files, a truncated one
+/// for instance, instead of returning an error: such a panic is a damaged store too.
+fn open_file(path: &Path) -> Result<Database, redb::DatabaseError> {
+    let open = std::panic::AssertUnwindSafe(|| Database::create(path));
+    std::panic::catch_unwind(open).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unreadable".into());
+        Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(
+            format!("the store library gave up on it: {why}"),
+        )))
+    })
+}
+
 /// The key of a record in `site`: a retained message's topic, a session's client id.
 pub(crate) fn key(site: &str, name: &str) -> String {
     format!("{site}\0{name}")
@@ -266,6 +282,25 @@ mod tests {
             last <= after_first * 2,
             "freed pages are reused: {after_first} bytes after 10,000 sessions, {last} after 100,000"
         );
+    }
+
+    #[test]
+    fn a_truncated_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let many = (0..2_000).map(|i| {
+            let name = key("default", &format!("t/{i}"));
+            (Kind::Retained, name, Some(vec![1u8; 500]))
+        });
+        store.write(many.collect()).unwrap();
+        drop(store);
+        let file = dir.path().join(STORE_FILE);
+        let len = std::fs::metadata(&file).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.set_len(len / 3).unwrap();
+        drop(f);
+        let err = Store::open(dir.path(), false).err().expect("refused");
+        assert!(err.to_string().contains("pubzub.redb"), "{err}");
     }
 
     #[test]
