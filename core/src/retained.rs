@@ -139,6 +139,12 @@ impl<M> RetainedStore<M> {
 
     /// Drops the messages expired at `now`; returns how many.
     pub fn expire(&mut self, now: Timestamp) -> usize {
+        self.expire_each(now, |_| {})
+    }
+
+    /// [`expire`](Self::expire), calling `gone` with each topic whose message went (a
+    /// server's store deletes them too).
+    pub fn expire_each(&mut self, now: Timestamp, mut gone: impl FnMut(&TopicName)) -> usize {
         let mut dropped = 0;
         while self
             .expiries
@@ -152,6 +158,7 @@ impl<M> RetainedStore<M> {
             if clear_path(&mut self.root, Some(topic.as_str()), Some(t)).is_some() {
                 self.len -= 1;
                 dropped += 1;
+                gone(&topic);
             }
         }
         dropped

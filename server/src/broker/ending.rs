@@ -123,7 +123,12 @@ impl Broker {
                 self.end_session(session, now);
             }
         }
-        let expired = self.retained.expire(now);
+        let mut gone = Vec::new();
+        let expired = self.retained.expire_each(now, |t| gone.push(t.clone()));
+        for topic in &gone {
+            // Out of the store too: it does not grow with messages that expired.
+            self.retained_changed(topic);
+        }
         if expired > 0 {
             self.metrics.retained.set(self.retained.len() as i64);
         }

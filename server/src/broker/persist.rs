@@ -408,3 +408,36 @@ impl Broker {
         self.metrics.sessions.inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::Acl;
+    use crate::config::Limits;
+    use crate::metrics::SiteMetrics;
+    use pubzub_core::Publish;
+
+    #[test]
+    fn a_retained_message_that_expires_while_running_is_deleted_from_the_store() {
+        let mut b = Broker::new(
+            "s".into(),
+            Limits::default(),
+            SiteMetrics::default(),
+            Acl::default(),
+        );
+        b.track_changes(false);
+        let mut p = Publish::new(TopicName::try_from("t").unwrap(), "x");
+        p.retain = true;
+        p.properties.message_expiry_interval = Some(1);
+        b.publish_as(&Context::server("s"), p, Timestamp(0))
+            .unwrap();
+        let first = b.take_changes(WallClock(0), Timestamp(0)).changes;
+        assert!(
+            matches!(&first[..], [(Kind::Retained, _, Some(_))]),
+            "{first:?}"
+        );
+        b.tick(Timestamp(1500));
+        let later = b.take_changes(WallClock(0), Timestamp(1500)).changes;
+        assert_eq!(later, [(Kind::Retained, key("s", "t"), None)]);
+    }
+}
