@@ -179,6 +179,13 @@ impl Broker {
         Ok(())
     }
 
+    /// kill -9: nothing runs at exit.
+    fn kill(&mut self) -> Result<(), Error> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
     /// Starts it again on the same port and store; returns when it accepts connections.
     fn restart(&mut self) -> Result<(), Error> {
         self.child = spawn(&self.command)?;
