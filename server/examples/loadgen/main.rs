@@ -114,9 +114,10 @@ impl Broker {
                     format!(
                         "[mqtt]\nport = {port}\nip6 = \"none\"\n[http]\nport = \"none\"\n\
                          [mqtts]\nport = \"none\"\n[limits]\nmax_publish_rate = 0\n\
-                         max_outgoing_qos0 = {}\nmax_connections = 100000\n\
+                         max_outgoing_qos0 = {}\nmax_queued_messages = {}\nmax_connections = 100000\n\
                          [sites.default]\nallow_anonymous = true\n\
                          [[sites.default.rules]]\naction = \"allow\"\nfilter = \"#\"\n",
+                        queues.unwrap_or(1_000_000),
                         queues.unwrap_or(1_000_000)
                     ),
                 )?;
