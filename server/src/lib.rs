@@ -6,13 +6,14 @@
 //!
 //! # Layout
 //! The public API is [`Server`], [`api`] (the broker for Rust code), [`acl::AccessControl`]
-//! (custom access rules), [`config`], [`auth::hash_password`] and [`metrics::Metrics`]; the
-//! rest is the crate's own:
+//! (custom access rules), [`config`], [`auth::hash_password`], [`metrics::Metrics`] and
+//! [`store::StoreError`]; the rest is the crate's own:
 //! - [`config`]: the configuration file, its defaults and listener settings.
 //! - [`acl`]: who may publish and subscribe where.
 //! - [`api`]: the broker for Rust code in the same process (subscribe, publish, call).
 //! - [`auth`]: password hashes and the slow-down after failures.
 //! - [`metrics`]: what `/metrics` shows, through prometheus-client.
+//! - [`store`]: the embedded store under `data_dir` (redb) and its record layouts.
 //! - `broker`: sessions, routing, retained messages, wills; synchronous and socket-free.
 //! - `connection`: one client connection: decode, hand to the broker, write what it queues.
 //! - `writer`: a connection's writer task: batching, encoding, server-to-client topic aliases.
