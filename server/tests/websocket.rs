@@ -129,16 +129,7 @@ async fn packets_split_across_frames_and_batched_in_one() {
 #[tokio::test]
 async fn a_text_frame_closes_the_connection() {
     let s = common::start().await;
-    let mut ws = open(s.http).await;
-    ws.send(Message::Binary(
-        bytes_of(&[connect_packet("ws-text")]).into(),
-    ))
-    .await
-    .unwrap();
-    assert!(matches!(
-        packets(&mut ws, 1).await[..],
-        [Packet::ConnAck(_)]
-    ));
+    let mut ws = connected(s.http, "ws-text").await;
     ws.send(Message::Text("hello".into())).await.unwrap();
     // [MQTT-6.0.0-1]: DISCONNECT 0x81 (malformed), then close code 1002 (protocol error).
     assert_eq!(
@@ -180,33 +171,42 @@ async fn an_upgrade_without_the_mqtt_subprotocol_is_refused() {
     assert_eq!(response.headers()["Sec-WebSocket-Protocol"], "mqtt");
 }
 
-/// The reason code of the DISCONNECT that comes next, and the close frame's code after it.
-async fn disconnect_then_close(ws: &mut Ws) -> (ReasonCode, u16) {
-    let Packet::Disconnect(d) = packets(ws, 1).await.remove(0) else {
-        panic!("expected DISCONNECT");
-    };
+/// A WebSocket whose CONNECT as `id` got its CONNACK.
+async fn connected(addr: std::net::SocketAddr, id: &str) -> Ws {
+    let mut ws = open(addr).await;
+    ws.send(Message::Binary(bytes_of(&[connect_packet(id)]).into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        packets(&mut ws, 1).await[..],
+        [Packet::ConnAck(_)]
+    ));
+    ws
+}
+
+/// The code of the close frame that comes next.
+async fn close_code(ws: &mut Ws) -> u16 {
     let close = tokio::time::timeout(common::WAIT, ws.next())
         .await
         .expect("closes in time");
     let Some(Ok(Message::Close(Some(frame)))) = close else {
         panic!("expected a close frame, got {close:?}");
     };
-    (d.reason_code, frame.code.into())
+    frame.code.into()
+}
+
+/// The reason code of the DISCONNECT that comes next, and the close frame's code after it.
+async fn disconnect_then_close(ws: &mut Ws) -> (ReasonCode, u16) {
+    let Packet::Disconnect(d) = packets(ws, 1).await.remove(0) else {
+        panic!("expected DISCONNECT");
+    };
+    (d.reason_code, close_code(ws).await)
 }
 
 #[tokio::test]
 async fn a_message_over_the_maximum_packet_size_gets_0x95_and_close_code_1009() {
     let s = common::start_with(|c| c.limits.max_packet_size = 4096).await;
-    let mut ws = open(s.http).await;
-    ws.send(Message::Binary(
-        bytes_of(&[connect_packet("ws-big")]).into(),
-    ))
-    .await
-    .unwrap();
-    assert!(matches!(
-        packets(&mut ws, 1).await[..],
-        [Packet::ConnAck(_)]
-    ));
+    let mut ws = connected(s.http, "ws-big").await;
     // One WebSocket message of 64 KiB, far over the 4 KiB maximum.
     let big = Publish::new(TopicName::try_from("ws/big").unwrap(), vec![7u8; 64 * 1024]);
     ws.send(Message::Binary(bytes_of(&[Packet::Publish(big)]).into()))
@@ -228,11 +228,5 @@ async fn a_connect_over_the_maximum_packet_size_is_closed_with_code_1009() {
     ws.send(Message::Binary(vec![0x10; 64 * 1024].into()))
         .await
         .unwrap();
-    let close = tokio::time::timeout(common::WAIT, ws.next())
-        .await
-        .expect("closes in time");
-    let Some(Ok(Message::Close(Some(frame)))) = close else {
-        panic!("expected a close frame, got {close:?}");
-    };
-    assert_eq!(u16::from(frame.code), 1009);
+    assert_eq!(close_code(&mut ws).await, 1009);
 }
