@@ -12,6 +12,15 @@ use tokio::net::TcpStream;
 
 use super::{Broker, Client, Error, Kind, latency, median, pairs, publish};
 
+/// Rounds of the throughput and latency workloads: five, as the ratio of two setups on this
+/// machine moves by a tenth or more from one round to the next.
+pub const ROUNDS: usize = 5;
+
+/// The throughput workload: 8 publisher/subscriber pairs of 20,000 QoS 1 messages each (a
+/// second or so per setup, long enough that a start-up hiccup does not decide it).
+const PAIRS: usize = 8;
+const PER_PAIR: usize = 20_000;
+
 /// The subscribers' session expiry: their sessions, and queues, outlive a connection.
 const EXPIRY: Option<u32> = Some(300);
 
@@ -24,18 +33,25 @@ pub async fn run(server_bin: &std::path::Path, rounds: usize) -> Result<(), Erro
         ("mosquitto persistence", Kind::Mosquitto, "on"),
     ];
     let mut throughput = vec![Vec::new(); setups.len()];
+    let mut cpu = vec![Vec::new(); setups.len()];
     let mut p99 = vec![Vec::new(); setups.len()];
     for round in 0..rounds {
         for (i, (name, kind, mode)) in setups.iter().enumerate() {
             let broker = Broker::start_with(*kind, server_bin, None, Some(mode))?;
-            throughput[i].push(pairs(broker.addr, 8, 5_000, 32, EXPIRY).await?);
+            let before = broker.cpu_seconds()?;
+            throughput[i].push(pairs(broker.addr, PAIRS, PER_PAIR, 32, EXPIRY).await?);
+            // The broker's CPU time per delivery: what the store costs, steadier than a
+            // throughput that moves with whatever else the machine does.
+            let used = broker.cpu_seconds()? - before;
+            cpu[i].push(used * 1e6 / (PAIRS * PER_PAIR) as f64);
             drop(broker);
             let broker = Broker::start_with(*kind, server_bin, None, Some(mode))?;
             let (_, tail) = latency(broker.addr, 2_000, 4_000, EXPIRY).await?;
             p99[i].push(tail);
             eprintln!(
-                "durable round {round} {name}: 8 pairs {:.0}/s, p99 {tail:.0} µs",
-                throughput[i].last().copied().unwrap_or_default()
+                "durable round {round} {name}: 8 pairs {:.0}/s at {:.2} µs of broker CPU each, p99 {tail:.0} µs",
+                throughput[i].last().copied().unwrap_or_default(),
+                cpu[i].last().copied().unwrap_or_default(),
             );
         }
     }
@@ -52,11 +68,12 @@ pub async fn run(server_bin: &std::path::Path, rounds: usize) -> Result<(), Erro
     };
     let (batched_off, batched_mosquitto) = (paired(1, 0), paired(1, 3));
     let t: Vec<f64> = throughput.into_iter().map(median).collect();
+    let c: Vec<f64> = cpu.into_iter().map(median).collect();
     let l: Vec<f64> = p99.into_iter().map(median).collect();
     for (i, (name, ..)) in setups.iter().enumerate() {
         println!(
-            "durable {name}: 8 pairs QoS 1 {:.0} deliveries/s, p99 at 2000/s {:.0} µs",
-            t[i], l[i]
+            "durable {name}: 8 pairs QoS 1 {:.0} deliveries/s ({:.2} µs of broker CPU each), p99 at 2000/s {:.0} µs",
+            t[i], c[i], l[i]
         );
     }
     println!(
@@ -70,6 +87,14 @@ pub async fn run(server_bin: &std::path::Path, rounds: usize) -> Result<(), Erro
     );
     println!(
         "RATIO durable 8 pairs, median of the per-round ratios: batched {batched_off:.2}x of off, {batched_mosquitto:.2}x Mosquitto persistent"
+    );
+    println!(
+        "RATIO durable 8 pairs, broker CPU per delivery: batched {:.2} µs is {:.2}x of off ({:.2} µs); sync {:.2} µs; Mosquitto persistent {:.2} µs",
+        c[1],
+        c[1] / c[0],
+        c[0],
+        c[2],
+        c[3]
     );
     println!(
         "RATIO durable p99 at 2000/s: off {:.0} µs, batched {:.0} µs, sync {:.0} µs, Mosquitto persistent {:.0} µs",

@@ -193,6 +193,22 @@ impl Broker {
         self.wait_until_listening()
     }
 
+    /// CPU time the broker has used so far (user and system, all threads), in seconds.
+    fn cpu_seconds(&self) -> Result<f64, Error> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which may hold spaces) in parentheses; utime and
+        // stime are the 14th and 15th fields of the line, in clock ticks of 1/100 s.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+        match (ticks(11), ticks(12)) {
+            (Some(user), Some(system)) => Ok((user + system) as f64 / 100.0),
+            _ => Err("no CPU times in /proc/<pid>/stat".into()),
+        }
+    }
+
     /// Resident memory in KiB, from /proc.
     fn rss_kib(&self) -> Result<u64, Error> {
         self.status_kib("VmRSS:")
@@ -737,7 +753,7 @@ async fn main() -> Result<(), Error> {
         false,
     );
     if wants("durable") {
-        durable::run(&server_bin, ROUNDS).await?;
+        durable::run(&server_bin, durable::ROUNDS).await?;
     }
     Ok(())
 }
