@@ -129,6 +129,16 @@ async fn login(
     }
 }
 
+/// A connection past its CONNACK: what the packet loop needs.
+struct Opened {
+    site: Arc<Site>,
+    accepted: Accepted,
+    tx: OutboxTx,
+    writer: tokio::task::JoinHandle<()>,
+    /// Closed when the writer ends (a write failed, or the broker closed the connection).
+    done_rx: oneshot::Receiver<()>,
+}
+
 async fn run<I: Inbound, O: Outbound>(
     hub: &Arc<Hub>,
     mut inbound: I,
@@ -139,70 +149,27 @@ async fn run<I: Inbound, O: Outbound>(
     let peer = origin.peer;
     let mut buf = BytesMut::new();
     let mut decoder = Decoder::new(hub.limits.max_packet_size);
-    let connect = match read_connect(hub, &mut inbound, &mut buf, &mut decoder, listener).await {
-        Ok(connect) => connect,
-        Err(refusal) => {
-            if let Some((code, version)) = refusal {
-                listener.protocol_errors.inc();
-                tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
-                refuse(outbound, code, version).await;
-            }
-            return;
-        }
+    // The connect phase runs in a box of its own, freed when it is over: inline, its futures
+    // and the CONNECT would take room in every connection's task for as long as it lives.
+    let opening = Box::pin(open(
+        hub,
+        &mut inbound,
+        outbound,
+        &origin,
+        listener,
+        &mut buf,
+        &mut decoder,
+    ));
+    let Some(Opened {
+        site,
+        accepted,
+        tx,
+        writer,
+        mut done_rx,
+    }) = opening.await
+    else {
+        return;
     };
-    let (site, user) = match login(hub, &connect, &origin).await {
-        Ok(login) => login,
-        Err(code) => {
-            listener.refused.inc();
-            let user = connect.username.as_deref().unwrap_or("(none)");
-            tracing::info!(%peer, %user, "login refused: reason {:#04x}", code as u8);
-            refuse(outbound, code, Some(connect.protocol)).await;
-            return;
-        }
-    };
-    let version = connect.protocol;
-    let (tx, rx) = outbox();
-    let qos0 = Arc::new(AtomicUsize::new(0));
-    let (done_tx, mut done_rx) = oneshot::channel::<()>();
-    let writer = Writer {
-        version,
-        aliases: OutgoingAliases::new(),
-        topic_alias_maximum: connect.properties.topic_alias_maximum.unwrap_or(0),
-        max_packet_size: connect
-            .properties
-            .maximum_packet_size
-            .map_or(usize::MAX, |m| m.get() as usize),
-        qos0_queued: qos0.clone(),
-        metrics: WriterMetrics {
-            bytes_out: listener.bytes_out.clone(),
-            messages_out: site.metrics.messages_out.clone(),
-            latency: hub.metrics.latency.clone(),
-        },
-    };
-    let writer = tokio::spawn(writer.run(rx, outbound, done_tx));
-
-    let now = hub.now();
-    let user_name = user.as_deref().unwrap_or("(anonymous)").to_owned();
-    let accepted = site.broker().connect(connect, user, tx.clone(), qos0, now);
-    let accepted = match accepted {
-        Ok(accepted) => accepted,
-        Err(code) => {
-            listener.refused.inc();
-            tracing::info!(%peer, site = %site.name, user = %user_name, "connection refused: reason {:#04x}", code as u8);
-            drop(tx);
-            let _ = writer.await;
-            return;
-        }
-    };
-    tracing::info!(
-        %peer,
-        client = %accepted.client_id,
-        user = %user_name,
-        site = %site.name,
-        version = ?version,
-        transport = ?origin.transport,
-        "connected"
-    );
     let mut conn = Conn {
         hub,
         site: &site,
@@ -283,6 +250,91 @@ async fn run<I: Inbound, O: Outbound>(
     drop(tx);
     // Let the writer flush what is queued (a DISCONNECT, say), but not forever.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// Reads the CONNECT, logs the client in, starts the writer and opens the session. `None`:
+/// refused (answered and closed) or gone.
+async fn open<I: Inbound, O: Outbound>(
+    hub: &Arc<Hub>,
+    inbound: &mut I,
+    outbound: O,
+    origin: &Origin,
+    listener: &ListenerMetrics,
+    buf: &mut BytesMut,
+    decoder: &mut Decoder,
+) -> Option<Opened> {
+    let peer = origin.peer;
+    let connect = match read_connect(hub, inbound, buf, decoder, listener).await {
+        Ok(connect) => connect,
+        Err(refusal) => {
+            if let Some((code, version)) = refusal {
+                listener.protocol_errors.inc();
+                tracing::info!(%peer, "refused before CONNECT: reason {:#04x}", code as u8);
+                refuse(outbound, code, version).await;
+            }
+            return None;
+        }
+    };
+    let (site, user) = match login(hub, &connect, origin).await {
+        Ok(login) => login,
+        Err(code) => {
+            listener.refused.inc();
+            let user = connect.username.as_deref().unwrap_or("(none)");
+            tracing::info!(%peer, %user, "login refused: reason {:#04x}", code as u8);
+            refuse(outbound, code, Some(connect.protocol)).await;
+            return None;
+        }
+    };
+    let version = connect.protocol;
+    let (tx, rx) = outbox();
+    let qos0 = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let writer = Writer {
+        version,
+        aliases: OutgoingAliases::new(),
+        topic_alias_maximum: connect.properties.topic_alias_maximum.unwrap_or(0),
+        max_packet_size: connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |m| m.get() as usize),
+        qos0_queued: qos0.clone(),
+        metrics: WriterMetrics {
+            bytes_out: listener.bytes_out.clone(),
+            messages_out: site.metrics.messages_out.clone(),
+            latency: hub.metrics.latency.clone(),
+        },
+    };
+    let writer = tokio::spawn(writer.run(rx, outbound, done_tx));
+
+    let now = hub.now();
+    let user_name = user.as_deref().unwrap_or("(anonymous)").to_owned();
+    let accepted = site.broker().connect(connect, user, tx.clone(), qos0, now);
+    let accepted = match accepted {
+        Ok(accepted) => accepted,
+        Err(code) => {
+            listener.refused.inc();
+            tracing::info!(%peer, site = %site.name, user = %user_name, "connection refused: reason {:#04x}", code as u8);
+            drop(tx);
+            let _ = writer.await;
+            return None;
+        }
+    };
+    tracing::info!(
+        %peer,
+        client = %accepted.client_id,
+        user = %user_name,
+        site = %site.name,
+        version = ?version,
+        transport = ?origin.transport,
+        "connected"
+    );
+    Some(Opened {
+        site,
+        accepted,
+        tx,
+        writer,
+        done_rx,
+    })
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -25,7 +25,7 @@ use tower_http::services::ServeDir;
 use crate::budget::Budgeted;
 use crate::connection::{self, Origin};
 use crate::hub::{Hub, Transport};
-use crate::transport::{StreamIn, StreamOut, WsIn, WsOut};
+use crate::transport::{StreamIn, StreamOut, TcpIn, WsIn, WsOut};
 
 /// The WebSocket endpoint browsers connect to.
 pub const MQTT_WS_PATH: &str = "/mqtt-transport";
@@ -117,55 +117,47 @@ pub async fn mqtt(
             hub.metrics.listener(transport).refused.inc();
             continue;
         };
-        let tls = if tls {
-            match hub.tls() {
-                Some(acceptor) => Some(acceptor),
-                None => continue,
-            }
-        } else {
-            None
-        };
         let hub = hub.clone();
-        tokio::spawn(async move {
-            serve_stream(stream, peer, hub, tls).await;
-            drop(permit);
-        });
+        // One task per connection, sized by its own transport: a plain TCP connection's task
+        // would otherwise have room for the TLS handshake's state machine too.
+        if !tls {
+            tokio::spawn(async move {
+                serve_tcp(stream, peer, hub).await;
+                drop(permit);
+            });
+        } else if let Some(acceptor) = hub.tls() {
+            tokio::spawn(async move {
+                serve_tls(stream, peer, hub, acceptor).await;
+                drop(permit);
+            });
+        }
     }
 }
 
-async fn serve_stream(
-    stream: TcpStream,
-    peer: SocketAddr,
-    hub: Arc<Hub>,
-    tls: Option<TlsAcceptor>,
-) {
-    match tls {
-        None => {
-            let (r, w) = stream.into_split();
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+    let (r, w) = stream.into_split();
+    let origin = Origin {
+        transport: Transport::Tcp,
+        host: None,
+        peer,
+    };
+    connection::serve(hub, TcpIn::new(r), StreamOut(w), origin).await;
+}
+
+async fn serve_tls(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>, acceptor: TlsAcceptor) {
+    let handshake = tokio::time::timeout(hub.limits.connect_timeout(), acceptor.accept(stream));
+    match handshake.await {
+        Ok(Ok(tls)) => {
+            let (r, w) = tokio::io::split(tls);
             let origin = Origin {
-                transport: Transport::Tcp,
+                transport: Transport::Tls,
                 host: None,
                 peer,
             };
             connection::serve(hub, StreamIn::new(r), StreamOut(w), origin).await;
         }
-        Some(acceptor) => {
-            let handshake =
-                tokio::time::timeout(hub.limits.connect_timeout(), acceptor.accept(stream));
-            match handshake.await {
-                Ok(Ok(tls)) => {
-                    let (r, w) = tokio::io::split(tls);
-                    let origin = Origin {
-                        transport: Transport::Tls,
-                        host: None,
-                        peer,
-                    };
-                    connection::serve(hub, StreamIn::new(r), StreamOut(w), origin).await;
-                }
-                Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
-                Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
-            }
-        }
+        Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
     }
 }
 

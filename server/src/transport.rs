@@ -9,6 +9,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use pubzub_core::ReasonCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 
 /// Why bytes from the client stopped coming.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,52 @@ impl<R> StreamIn<R> {
     }
 }
 
+impl<R> StreamIn<R> {
+    /// The next read's size: doubled after a read that filled it, halved after one that
+    /// used less than a quarter.
+    fn adapt(&mut self, n: usize, room: usize) {
+        if n == room {
+            self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        } else if n < self.chunk / 4 {
+            self.chunk = (self.chunk / 2).max(MIN_CHUNK);
+        }
+    }
+}
+
+/// The read half of a plain TCP stream: like [`StreamIn`], but an idle connection holds no
+/// buffer at all. It waits for the socket to be readable first, and only then makes room.
+pub struct TcpIn(StreamIn<OwnedReadHalf>);
+
+impl TcpIn {
+    pub fn new(reader: OwnedReadHalf) -> TcpIn {
+        TcpIn(StreamIn::new(reader))
+    }
+}
+
+impl Inbound for TcpIn {
+    async fn recv(&mut self, buf: &mut BytesMut) -> Result<usize, RecvError> {
+        let inner = &mut self.0;
+        loop {
+            if buf.is_empty() && buf.capacity() > 0 {
+                // Everything read was decoded: the rest of the block goes back now, not when
+                // the next bytes come, which for an idle client may be never.
+                *buf = BytesMut::new();
+            }
+            inner.reader.readable().await?;
+            buf.reserve(inner.chunk);
+            let room = buf.capacity() - buf.len();
+            match inner.reader.try_read_buf(buf) {
+                Ok(n) => {
+                    inner.adapt(n, room);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
 /// The write half of a TCP or TLS stream.
 pub struct StreamOut<W>(pub W);
 
@@ -66,11 +113,7 @@ impl<R: AsyncRead + Unpin + Send> Inbound for StreamIn<R> {
         buf.reserve(self.chunk);
         let room = buf.capacity() - buf.len();
         let n = self.reader.read_buf(buf).await?;
-        if n == room {
-            self.chunk = (self.chunk * 2).min(MAX_CHUNK);
-        } else if n < self.chunk / 4 {
-            self.chunk = (self.chunk / 2).max(MIN_CHUNK);
-        }
+        self.adapt(n, room);
         Ok(n)
     }
 }

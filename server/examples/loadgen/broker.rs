@@ -184,7 +184,10 @@ impl Broker {
                 (program, vec!["-c".into(), config.into_os_string()])
             }
             Kind::Nats => {
-                let program = programs.nats.clone().ok_or("nats-server is not installed")?;
+                let program = programs
+                    .nats
+                    .clone()
+                    .ok_or("nats-server is not installed")?;
                 v5 = None;
                 // The MQTT listener needs a server name and JetStream.
                 let config = dir.join("nats.conf");

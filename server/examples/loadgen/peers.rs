@@ -32,7 +32,11 @@ impl Setup {
             ProtocolVersion::V311 => "3.1.1",
             ProtocolVersion::V5 => "5",
         };
-        let over = if self.websocket { " over WebSocket" } else { "" };
+        let over = if self.websocket {
+            " over WebSocket"
+        } else {
+            ""
+        };
         format!("{}{mode}, MQTT {version}{over}", self.kind.name())
     }
 
@@ -223,6 +227,7 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
         for k in 0..setups.len() {
             let i = (k + round * 3) % setups.len();
             let setup = &setups[i];
+            let began = std::time::Instant::now();
             let failed = |w: &str| {
                 let what = format!("{}, {w}", setup.name());
                 move |e: Error| -> Error { format!("{what}: {e}").into() }
@@ -232,19 +237,34 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
                 let ep = setup.endpoint(&broker)?;
                 let m = workloads::memory(&broker, &ep, 10_000).await;
                 results.add(&Workload::memory(), i, m.map_err(failed("memory"))?);
+                eprintln!("  memory: {:.1} s", began.elapsed().as_secs_f64());
                 for (which, name) in THROUGHPUT.iter().enumerate() {
                     let broker = setup.start(programs)?;
                     let t = run_throughput(which, &setup.endpoint(&broker)?).await;
-                    results.add_throughput(&Workload::throughput(name), i, t.map_err(failed(name))?);
+                    results.add_throughput(
+                        &Workload::throughput(name),
+                        i,
+                        t.map_err(failed(name))?,
+                    );
+                    eprintln!("  {name}: {:.1} s", began.elapsed().as_secs_f64());
                 }
                 let broker = setup.start(programs)?;
                 let c = workloads::connect_rate(&setup.endpoint(&broker)?, 1_000, 50).await;
-                results.add(&Workload::connect_rate(), i, c.map_err(failed("connect rate"))?);
+                results.add(
+                    &Workload::connect_rate(),
+                    i,
+                    c.map_err(failed("connect rate"))?,
+                );
+                eprintln!("  connect: {:.1} s", began.elapsed().as_secs_f64());
             }
             let broker = setup.start(programs)?;
             let l = workloads::latency(&setup.endpoint(&broker)?, 2_000.0, 10_000, None).await;
             results.add_latency(&at_2000, i, l.map_err(failed("latency"))?);
-            eprintln!("round {round} {}: done", setup.name());
+            eprintln!(
+                "round {round} {}: done in {:.1} s",
+                setup.name(),
+                began.elapsed().as_secs_f64()
+            );
         }
     }
     let pair_1 = Workload::throughput(THROUGHPUT[PAIR_1]);
@@ -325,7 +345,9 @@ fn ratio_line(setups: &[Setup], results: &Results, w: &Workload, ours: usize, s:
     let same = |o: &Setup| o.version == s.version && o.websocket == s.websocket;
     let off = (0..setups.len())
         .find(|&i| {
-            setups[i].kind == Kind::Pubzub && setups[i].durability == Some("off") && same(&setups[i])
+            setups[i].kind == Kind::Pubzub
+                && setups[i].durability == Some("off")
+                && same(&setups[i])
         })
         .and_then(|i| results.median(w, i));
     let peers = (0..setups.len()).filter(|&i| {
@@ -336,7 +358,11 @@ fn ratio_line(setups: &[Setup], results: &Results, w: &Workload, ours: usize, s:
     let best = peers
         .filter_map(|i| Some((results.median(w, i)?, setups[i].kind)))
         .reduce(|a, b| {
-            let better = if w.higher_is_better { b.0 > a.0 } else { b.0 < a.0 };
+            let better = if w.higher_is_better {
+                b.0 > a.0
+            } else {
+                b.0 < a.0
+            };
             if better { b } else { a }
         });
     let Some((theirs, kind)) = best else {

@@ -168,4 +168,3 @@ async fn offline(broker: &Broker) -> Result<f64, Error> {
     let after = broker.rss_kib()?;
     Ok(after.saturating_sub(before) as f64 * 1024.0 / 1_000.0)
 }
-
