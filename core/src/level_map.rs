@@ -252,7 +252,9 @@ mod small {
     /// crate uses.
     pub(crate) enum SmallMap<K, V> {
         Few(SortedVecMap<K, V>),
-        /// Boxed, so that the many small levels are not sized by the large ones.
+        /// Boxed, so that the many small levels are not sized by the large ones (24 bytes
+        /// for the vector against 48 for the map, in every node of the tree).
+        #[allow(clippy::box_collection)]
         Many(Box<HashMap<K, V>>),
     }
 
