@@ -176,7 +176,7 @@ impl Broker {
             if let Some(Ok(topic)) = super::expand::topic(&session.ctx, &publish.topic) {
                 publish.topic = topic;
             }
-            WillMessage { delay, publish }
+            Box::new(WillMessage { delay, publish })
         });
         let receive_maximum = connect
             .properties

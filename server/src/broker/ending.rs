@@ -34,7 +34,7 @@ impl Broker {
             }
             Ending::WithWill | Ending::Lost => {
                 if let Some(w) = session.will.take() {
-                    self.schedule_will(&session, w, now);
+                    self.schedule_will(&session, *w, now);
                 }
                 // The same rules for the `$client` wills, which stay registered.
                 let extra: Vec<WillMessage> = session.extra_wills.values().cloned().collect();
@@ -166,7 +166,7 @@ impl Broker {
             }
             let ctx = session.ctx.clone();
             if session.is_connected() || !(session.ended_cleanly || session.wills_scheduled) {
-                wills.extend(session.will.take().map(|w| (ctx.clone(), w)));
+                wills.extend(session.will.take().map(|w| (ctx.clone(), *w)));
                 let extra = std::mem::take(&mut session.extra_wills);
                 wills.extend(extra.into_values().map(|w| (ctx.clone(), w)));
             }

@@ -207,7 +207,7 @@ impl Broker {
             saved_at: start.at(now),
             ended_cleanly: s.ended_cleanly,
             wills_scheduled: s.wills_scheduled,
-            will: s.will.as_ref().map(will),
+            will: s.will.as_deref().map(will),
             extra_wills: s
                 .extra_wills
                 .iter()
@@ -317,7 +317,7 @@ impl Broker {
         session.expires_at = Some(expires_at);
         session.ended_cleanly = record.ended_cleanly;
         session.wills_scheduled = record.wills_scheduled;
-        session.will = record.will.map(will);
+        session.will = record.will.map(|w| Box::new(will(w)));
         session.extra_wills = record
             .extra_wills
             .into_iter()
@@ -391,7 +391,7 @@ impl Broker {
                     lost_at.0.saturating_add(u64::from(w.delay) * 1000),
                 ))
             };
-            let wills = session.will.take().into_iter();
+            let wills = session.will.take().map(|w| *w).into_iter();
             let extra = session.extra_wills.values().cloned();
             delayed.extend(wills.chain(extra).map(|w| (fire_at(&w), w)));
             session.wills_scheduled = true;

@@ -71,7 +71,8 @@ pub struct Session {
     pub(crate) expiry_interval: u32,
     /// Set while the client is away.
     pub(crate) expires_at: Option<Timestamp>,
-    pub(crate) will: Option<WillMessage>,
+    /// Boxed: most sessions have none, and a message inline would double a session's size.
+    pub(crate) will: Option<Box<WillMessage>>,
     /// Wills registered on `$client/<id>/will/<willId>`, by will id.
     pub(crate) extra_wills: BTreeMap<ByteStr, WillMessage>,
     /// The last connection ended with DISCONNECT 0x00: no will fires when the session ends.
