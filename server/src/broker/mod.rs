@@ -348,7 +348,6 @@ impl Broker {
         self.metrics.retained.set(self.retained.len() as i64);
     }
 
-    /// PUBACK, PUBREC, PUBREL or PUBCOMP from the client.
     /// A PUBACK, PUBREC, PUBREL or PUBCOMP from the client. The wrong acknowledgement for a
     /// message in flight (PUBCOMP for a QoS 1 delivery) is a protocol error: `Err(0x82)`.
     pub fn ack(
@@ -360,7 +359,7 @@ impl Broker {
     ) -> Result<(), ReasonCode> {
         let max_qos0 = self.limits.max_outgoing_qos0;
         let metrics = self.metrics.clone();
-        self.session_changed(client_id);
+        self.queue_changed(client_id);
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };

@@ -102,7 +102,7 @@ impl Broker {
     }
 
     pub(super) fn deliver(&mut self, client: &ByteStr, delivery: Delivery, now: Timestamp) {
-        self.session_changed(client);
+        self.queue_changed(client);
         let Some(session) = self.sessions.get_mut(client) else {
             return;
         };
