@@ -7,7 +7,7 @@
 //!
 //! The server build holds up to millions of keys in one level (`devices/<id>/...`) and one or
 //! two in most (the `+/state` under each device). It keeps a level of up to
-//! [`small::SMALL`] keys as a sorted vector exactly as long as it needs to be, and a larger one
+//! `small::SMALL` keys as a sorted vector exactly as long as it needs to be, and a larger one
 //! as a hash map: a hash map's smallest table has room for 3 entries and costs about 550 bytes
 //! with the tree's nodes in it, which was a tenth of an idle client's memory.
 

@@ -40,8 +40,9 @@ pub trait Outbound: Send + 'static {
     fn close(&mut self, why: Option<ReasonCode>) -> impl Future<Output = ()> + Send;
 }
 
-/// The read half of a TCP or TLS stream. Reads ask for room by the size of recent reads, so an
-/// idle connection holds a small buffer and a busy one reads in large chunks.
+/// The read half of a TLS stream (plain TCP has [`TcpIn`]). Reads ask for room by the size of
+/// recent reads, so an idle connection holds a small buffer and a busy one reads in large
+/// chunks.
 pub struct StreamIn<R> {
     reader: R,
     chunk: usize,
