@@ -15,9 +15,13 @@ export async function startServer(...extraArgs) {
     { cwd: root, env: { ...process.env, RUST_LOG: "warn,pubzub_server=info", NO_COLOR: "1", PUBZUB_DURABILITY: "off" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const ports = {};
+  // The last log lines, for a failing test to show what the server saw.
+  const recent = [];
   await new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`pubzub-server exited with ${code}`)));
     createInterface({ input: child.stdout }).on("line", (line) => {
+      recent.push(line);
+      if (recent.length > 50) recent.shift();
       const m = line.match(/(http|mqtt) listening on 127\.0\.0\.1:(\d+)/);
       if (m) ports[m[1]] = Number(m[2]);
       if (ports.http && ports.mqtt) resolve();
@@ -36,6 +40,10 @@ export async function startServer(...extraArgs) {
       await new Promise((r) => setTimeout(r, ms));
       child.kill("SIGCONT");
       return Date.now();
+    },
+    /** The server's last log lines (at most 50), oldest first. */
+    recentLogs() {
+      return recent.join("\n");
     },
     async stop() {
       child.kill("SIGCONT");
