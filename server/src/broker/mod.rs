@@ -359,10 +359,11 @@ impl Broker {
     ) -> Result<(), ReasonCode> {
         let max_qos0 = self.limits.max_outgoing_qos0;
         let metrics = self.metrics.clone();
-        self.queue_changed(client_id);
         let Some(session) = self.linked(client_id, conn) else {
             return Ok(());
         };
+        // Its window is part of the stored record only if the session is persistent.
+        let persistent = session.expiry_interval > 0;
         let expected = match &packet {
             Packet::PubAck(a) => session.expects(4, a.packet_id),
             Packet::PubRec(a) => session.expects(5, a.packet_id),
@@ -392,6 +393,9 @@ impl Broker {
                 }
             }
             _ => {}
+        }
+        if persistent {
+            self.session_changed(client_id);
         }
         Ok(())
     }

@@ -122,22 +122,6 @@ impl Broker {
         }
     }
 
-    /// A delivery or an acknowledgement changed a session's queue or window: only a
-    /// persistent session keeps those. (Marking every clean session too cost a hash insert
-    /// and a reference count per delivery: a fifth of QoS 0 fan-out's throughput.)
-    pub(super) fn queue_changed(&mut self, client: &ByteStr) {
-        if self.changed.is_none() {
-            return;
-        }
-        if self
-            .sessions
-            .get(client)
-            .is_some_and(|s| s.expiry_interval > 0)
-        {
-            self.session_changed(client);
-        }
-    }
-
     /// The changes since the last call, as store records (`None`: gone), and the
     /// acknowledgements waiting for them.
     pub(crate) fn take_changes(&mut self, start: WallClock, now: Timestamp) -> Commit {

@@ -102,10 +102,12 @@ impl Broker {
     }
 
     pub(super) fn deliver(&mut self, client: &ByteStr, delivery: Delivery, now: Timestamp) {
-        self.queue_changed(client);
         let Some(session) = self.sessions.get_mut(client) else {
             return;
         };
+        // Only a persistent session keeps its queue in the store: marking every clean one
+        // too cost a hash insert and a reference count per delivery.
+        let persistent = session.expiry_interval > 0;
         session.deliver(
             delivery,
             now,
@@ -113,6 +115,9 @@ impl Broker {
             self.limits.max_outgoing_qos0,
             &self.metrics,
         );
+        if persistent {
+            self.session_changed(client);
+        }
     }
 }
 
