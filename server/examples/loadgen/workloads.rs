@@ -62,18 +62,25 @@ pub async fn receive(mut c: Client, n: usize, epoch: Instant) -> Result<Vec<u64>
     Ok(latencies)
 }
 
-/// Waits for the receivers; the deliveries that came, of `expected` each.
-async fn received(
+/// Waits for the receivers (`expected` deliveries each), then closes the publishers: the
+/// deliveries per second since `start`, and how many never came.
+async fn throughput(
+    start: Instant,
+    publishers: Vec<Client>,
     receivers: Vec<tokio::task::JoinHandle<Result<Vec<u64>, Error>>>,
     expected: usize,
-) -> Result<(usize, usize), Error> {
+) -> Result<Throughput, Error> {
     let (mut got, mut lost) = (0, 0);
     for r in receivers {
         let n = r.await??.len();
         got += n;
         lost += expected.saturating_sub(n);
     }
-    Ok((got, lost))
+    let per_second = got as f64 / start.elapsed().as_secs_f64();
+    for p in publishers {
+        p.disconnect().await?;
+    }
+    Ok(Throughput { per_second, lost })
 }
 
 /// One publisher, `subs` subscribers of one topic, `messages` QoS 0 messages of 100 bytes.
@@ -95,10 +102,7 @@ pub async fn fan_out(ep: &Endpoint, subs: usize, messages: usize) -> Result<Thro
         }
     }
     p.flush().await?;
-    let (got, lost) = received(receivers, messages).await?;
-    let per_second = got as f64 / start.elapsed().as_secs_f64();
-    p.disconnect().await?;
-    Ok(Throughput { per_second, lost })
+    throughput(start, vec![p], receivers, messages).await
 }
 
 /// `pubs` publishers of `messages` QoS 0 messages each, each on its own topic, to one
@@ -131,12 +135,7 @@ pub async fn fan_in(ep: &Endpoint, pubs: usize, messages: usize) -> Result<Throu
     for t in tasks {
         done.push(t.await??);
     }
-    let (got, lost) = received(vec![receiver], pubs * messages).await?;
-    let per_second = got as f64 / start.elapsed().as_secs_f64();
-    for p in done {
-        p.disconnect().await?;
-    }
-    Ok(Throughput { per_second, lost })
+    throughput(start, done, vec![receiver], pubs * messages).await
 }
 
 /// `pairs` publishers each with its own subscriber, QoS 1, `window` in flight per publisher,
@@ -191,12 +190,7 @@ pub async fn pairs(
     for t in tasks {
         done.push(t.await??);
     }
-    let (got, lost) = received(receivers, messages).await?;
-    let per_second = got as f64 / start.elapsed().as_secs_f64();
-    for p in done {
-        p.disconnect().await?;
-    }
-    Ok(Throughput { per_second, lost })
+    throughput(start, done, receivers, messages).await
 }
 
 /// One publisher at a steady `rate` of QoS 1 messages to one subscriber (session expiry
