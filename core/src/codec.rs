@@ -10,7 +10,7 @@ use bytes::{Buf, BytesMut};
 use crate::{
     DecodeError, EncodeError,
     packet::*,
-    wire::{Reader, Sink, Writer, read_varint},
+    wire::{Counter, Reader, Sink, Writer, read_varint},
 };
 
 /// The largest packet MQTT can express: 1 + 4 header bytes and 268,435,455 body bytes.
@@ -170,12 +170,25 @@ fn write_body<S: Sink>(packet: &Packet, s: &mut S, version: ProtocolVersion) {
     }
 }
 
-/// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size. Costs an
-/// encode into a scratch buffer: when the bytes are wanted anyway, encode and take their length.
+/// The total encoded size of `packet`, to compare with a peer's Maximum Packet Size: the
+/// encoder's walk over the packet, counting instead of writing (no buffer, no copy).
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    let mut scratch = BytesMut::new();
-    encode(packet, version, &mut scratch)?;
-    Ok(scratch.len())
+    let mut counter = Counter::default();
+    write_body(packet, &mut counter, version);
+    let payload = match packet {
+        Packet::Publish(p) => p.payload.len(),
+        _ => 0,
+    };
+    counter.packet_len(payload)
+}
+
+impl Publish {
+    /// [`encoded_len`] of this PUBLISH, without moving it into a [`Packet`].
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let mut counter = Counter::default();
+        self.write(&mut counter, version);
+        counter.packet_len(self.payload.len())
+    }
 }
 
 /// Appends `packet` to `buf`. CONNECT is written in its own `protocol` version; every other

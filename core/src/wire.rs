@@ -451,6 +451,66 @@ impl Sink for Writer<'_> {
     }
 }
 
+/// Counts what an encoder writes instead of writing it: a packet's size without a buffer.
+#[derive(Default)]
+pub(crate) struct Counter {
+    len: usize,
+    error: Option<EncodeError>,
+}
+
+impl Counter {
+    /// The size of a whole packet whose body is what was counted plus `payload` bytes: the
+    /// fixed header's byte and remaining length, and the body.
+    pub fn packet_len(self, payload: usize) -> Result<usize, EncodeError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let body = self.len + payload;
+        let (_, n) = varint_bytes(body)?;
+        Ok(1 + n + body)
+    }
+
+    fn binary(&mut self, extra: usize, v: &[u8]) {
+        if u16::try_from(v.len()).is_err() {
+            return self.fail(EncodeError::FieldTooLong(v.len()));
+        }
+        self.len += extra + 2 + v.len();
+    }
+}
+
+impl Sink for Counter {
+    fn put_u8(&mut self, _: u8) {
+        self.len += 1;
+    }
+    fn put_slice(&mut self, v: &[u8]) {
+        self.len += v.len();
+    }
+    fn fail(&mut self, e: EncodeError) {
+        self.error.get_or_insert(e);
+    }
+    fn put_binary(&mut self, v: &[u8]) {
+        self.binary(0, v);
+    }
+    fn put_tagged(&mut self, _: u8, v: &[u8]) {
+        self.len += 1 + v.len();
+    }
+    fn put_tagged_binary(&mut self, _: u8, v: &[u8]) {
+        self.binary(1, v);
+    }
+    fn open_section(&mut self) -> Prefixed {
+        Prefixed {
+            at: self.len,
+            reserved: 0,
+        }
+    }
+    fn close_section(&mut self, section: Prefixed) {
+        match varint_bytes(self.len - section.at) {
+            Ok((_, n)) => self.len += n,
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

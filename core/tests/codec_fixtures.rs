@@ -604,11 +604,17 @@ fn encode_errors_append_nothing() {
     let err = pubzub_core::encode(&Packet::Publish(p.clone()), V5, &mut buf).unwrap_err();
     assert_eq!(err, pubzub_core::EncodeError::FieldTooLong(70_000));
     assert_eq!(&buf[..], b"earlier");
+    assert_eq!(
+        p.encoded_len(V5),
+        Err(err),
+        "the size fails as the encode does"
+    );
     p.properties.user_properties.clear();
     p.qos = QoS::AtLeastOnce; // without a packet id
-    let err = pubzub_core::encode(&Packet::Publish(p), V5, &mut buf).unwrap_err();
+    let err = pubzub_core::encode(&Packet::Publish(p.clone()), V5, &mut buf).unwrap_err();
     assert_eq!(err, pubzub_core::EncodeError::PacketIdMismatch);
     assert_eq!(&buf[..], b"earlier");
+    assert_eq!(pubzub_core::encoded_len(&Packet::Publish(p), V5), Err(err));
 }
 
 #[test]

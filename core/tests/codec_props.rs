@@ -12,6 +12,9 @@ fn round_trip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseE
     let mut buf = BytesMut::new();
     encode(packet, version, &mut buf).map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
     prop_assert_eq!(encoded_len(packet, version).ok(), Some(buf.len()));
+    if let Packet::Publish(p) = packet {
+        prop_assert_eq!(p.encoded_len(version).ok(), Some(buf.len()));
+    }
     let mut decoder = Decoder::default();
     decoder.set_version(version);
     let decoded = decoder

@@ -6,8 +6,8 @@
 //! encoding everything that is ready into one buffer per write.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::auth;
-use crate::broker::{Accepted, Ending, Outgoing};
+use crate::broker::{Accepted, Broker, Ending, Outgoing};
 use crate::hub::{Hub, Site, Transport};
 use crate::metrics::ListenerMetrics;
 use crate::outbox::{OutboxTx, outbox};
@@ -182,16 +182,20 @@ async fn run<I: Inbound, O: Outbound>(
         .then(|| Duration::from_millis(u64::from(accepted.keep_alive) * 1500));
 
     let close = 'conn: loop {
-        // Every packet already buffered first; then wait for more bytes.
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(packet)) => {
-                    if let Some(close) = conn.handle(packet) {
-                        break 'conn close;
+        // Every packet already buffered first, under one lock of the broker; then wait for
+        // more bytes with the lock released.
+        {
+            let mut broker = Locked::new(&site);
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(packet)) => {
+                        if let Some(close) = conn.handle(packet, &mut broker) {
+                            break 'conn close;
+                        }
                     }
+                    Ok(None) => break,
+                    Err(e) => break 'conn Close::Violation(e.reason_code(), e.to_string()),
                 }
-                Ok(None) => break,
-                Err(e) => break 'conn Close::Violation(e.reason_code(), e.to_string()),
             }
         }
         let deadline = keep_alive.map(|d| Instant::now() + d);
@@ -404,6 +408,37 @@ fn connect_level(bytes: &[u8]) -> Option<u8> {
     bytes.get(at + 3 + name_len).copied()
 }
 
+/// Packets handled under one lock of the broker before others get their turn.
+const PACKETS_PER_LOCK: u32 = 64;
+
+/// The site's broker, locked at the first packet that needs it and kept for the packets read
+/// with it, up to [`PACKETS_PER_LOCK`]. With many publishers, locking once per packet had the
+/// workers sleeping on the lock and waking each other for most of their time.
+struct Locked<'a> {
+    site: &'a Site,
+    guard: Option<MutexGuard<'a, Broker>>,
+    uses: u32,
+}
+
+impl<'a> Locked<'a> {
+    fn new(site: &'a Site) -> Locked<'a> {
+        Locked {
+            site,
+            guard: None,
+            uses: 0,
+        }
+    }
+
+    fn get(&mut self) -> &mut Broker {
+        if self.uses == PACKETS_PER_LOCK {
+            self.guard = None;
+            self.uses = 0;
+        }
+        self.uses += 1;
+        self.guard.get_or_insert_with(|| self.site.broker())
+    }
+}
+
 /// The per-connection state the reader keeps between packets.
 struct Conn<'a> {
     hub: &'a Hub,
@@ -416,24 +451,24 @@ struct Conn<'a> {
 }
 
 impl Conn<'_> {
-    fn handle(&mut self, packet: Packet) -> Option<Close> {
+    fn handle(&mut self, packet: Packet, broker: &mut Locked) -> Option<Close> {
         let client = &self.accepted.client_id;
         let conn = self.accepted.conn;
         let now = self.hub.now();
         match packet {
-            Packet::Publish(p) => return self.publish(p),
+            Packet::Publish(p) => return self.publish(p, broker),
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => {
-                if let Err(code) = self.site.broker().ack(client, conn, packet, now) {
+                if let Err(code) = broker.get().ack(client, conn, packet, now) {
                     let why = "the wrong acknowledgement for a message in flight".to_owned();
                     return Some(Close::Violation(code, why));
                 }
             }
             Packet::Subscribe(s) => {
-                if let Err(code) = self.site.broker().subscribe(client, conn, s, now) {
+                if let Err(code) = broker.get().subscribe(client, conn, s, now) {
                     return Some(Close::Violation(code, "invalid SUBSCRIBE".into()));
                 }
             }
-            Packet::Unsubscribe(u) => self.site.broker().unsubscribe(client, conn, u),
+            Packet::Unsubscribe(u) => broker.get().unsubscribe(client, conn, u),
             Packet::PingReq => {
                 self.tx.send(Outgoing::packet(Packet::PingResp));
             }
@@ -450,7 +485,7 @@ impl Conn<'_> {
         None
     }
 
-    fn publish(&mut self, mut p: Publish) -> Option<Close> {
+    fn publish(&mut self, mut p: Publish, broker: &mut Locked) -> Option<Close> {
         let max = self.hub.limits.topic_alias_maximum;
         if let Err(e) = self.aliases.resolve(&mut p, max) {
             return Some(Close::Violation(e.reason_code(), e.to_string()));
@@ -477,17 +512,14 @@ impl Conn<'_> {
                 // Through the broker: with durability = "sync" the acknowledgements before it
                 // may be waiting for a commit, and PUBACKs keep their order [MQTT-4.6.0-2].
                 let (client, conn) = (&self.accepted.client_id, self.accepted.conn);
-                self.site.broker().acknowledge(client, conn, packet);
+                broker.get().acknowledge(client, conn, packet);
                 self.hub.wake_committer();
             }
             return None;
         }
         let client = &self.accepted.client_id;
         let acknowledged = p.qos != QoS::AtMostOnce;
-        let published = self
-            .site
-            .broker()
-            .publish(client, self.accepted.conn, p, now);
+        let published = broker.get().publish(client, self.accepted.conn, p, now);
         if acknowledged {
             // With durability = "sync" its PUBACK/PUBREC waits for the commit.
             self.hub.wake_committer();

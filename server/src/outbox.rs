@@ -53,9 +53,14 @@ impl OutboxTx {
     pub fn send(&self, out: Outgoing) {
         let mut state = self.0.lock();
         if state.receiver_alive {
+            // A queue that was not empty has had its wake-up already: the writer takes
+            // everything queued at once, this included.
+            let wake = state.queue.is_empty();
             state.queue.push_back(out);
             drop(state);
-            self.0.notify.notify_one();
+            if wake {
+                self.0.notify.notify_one();
+            }
         }
     }
 }

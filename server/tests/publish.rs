@@ -407,3 +407,73 @@ async fn the_server_sends_repeated_topics_by_alias_within_the_clients_maximum() 
         topics.iter().map(|t| own(t, None)).collect::<Vec<_>>()
     );
 }
+
+/// A connection handles the packets of one read under one lock of the broker, a bounded number
+/// at a time: a burst of hundreds in one write is answered in order, with a SUBSCRIBE in its
+/// middle taking effect for the publications after it, while another client keeps publishing.
+#[tokio::test]
+async fn a_burst_in_one_write_is_handled_in_order() {
+    let s = common::start().await;
+    let (mut raw, _) = Raw::connect(s.mqtt, "burst").await;
+    let mut other = V5::simple(s.mqtt, "other").await;
+    let mut watcher = V5::simple(s.mqtt, "watcher").await;
+    watcher.subscribe("burst/#", QoS::AtMostOnce).await;
+    let publish = |i: u16| {
+        let mut p = pubzub_core::Publish::new(
+            TopicName::try_from(format!("burst/{i}")).unwrap(),
+            i.to_be_bytes().to_vec(),
+        );
+        p.qos = pubzub_core::QoS::AtLeastOnce;
+        p.packet_id = PacketId::new(i);
+        Packet::Publish(p)
+    };
+    let mut bytes = bytes::BytesMut::new();
+    let v5 = pubzub_core::ProtocolVersion::V5;
+    for i in 1..=150 {
+        pubzub_core::encode(&publish(i), v5, &mut bytes).unwrap();
+    }
+    let subscribe = pubzub_core::Subscribe {
+        packet_id: PacketId::new(999).unwrap(),
+        properties: Default::default(),
+        filters: vec![pubzub_core::SubscribeFilter {
+            filter: "burst/#".try_into().unwrap(),
+            options: Default::default(),
+        }],
+    };
+    pubzub_core::encode(&Packet::Subscribe(subscribe), v5, &mut bytes).unwrap();
+    for i in 151..=300 {
+        pubzub_core::encode(&publish(i), v5, &mut bytes).unwrap();
+    }
+    pubzub_core::encode(&Packet::PingReq, v5, &mut bytes).unwrap();
+    raw.send_bytes(&bytes).await;
+    other.publish_acked("burst/other", "x", false).await;
+
+    let mut acked = Vec::new();
+    let mut own = Vec::new();
+    let (mut subacked, mut ponged) = (false, false);
+    while !ponged {
+        match raw.recv().await.expect("the connection stays open") {
+            Packet::PubAck(a) => {
+                assert!(!subacked || a.packet_id.get() > 150, "acks in order");
+                acked.push(a.packet_id.get());
+            }
+            Packet::SubAck(a) => {
+                assert_eq!(acked.len(), 150, "SUBACK after the first 150 PUBACKs");
+                assert_eq!(a.packet_id.get(), 999);
+                subacked = true;
+            }
+            Packet::Publish(p) => own.push(u16::from_be_bytes([p.payload[0], p.payload[1]])),
+            Packet::PingResp => ponged = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acked, (1..=300).collect::<Vec<_>>());
+    // Its own publications after the SUBSCRIBE come back to it; none before it does.
+    assert_eq!(own, (151..=300).collect::<Vec<_>>());
+    let mut seen = 0;
+    while seen < 301 {
+        watcher.publish().await;
+        seen += 1;
+    }
+    watcher.no_publish().await;
+}

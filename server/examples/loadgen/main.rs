@@ -14,7 +14,9 @@
 //! - durable ([`durable`]): what the store costs, against Mosquitto with persistence.
 //!
 //! Usage: `loadgen <pubzub-server> [<rumqttd>]`; nats-server is taken from the PATH.
-//! `LOADGEN_ROUNDS` changes the number of rounds (3).
+//! `LOADGEN_ROUNDS` changes the number of rounds (3). For a quick look at one change in the
+//! peers part, `LOADGEN_BROKERS=pubzub-server,rumqttd` keeps those brokers and
+//! `LOADGEN_WORKLOADS=memory,fan-in` the workloads whose names contain one of those words.
 
 mod broker;
 mod client;

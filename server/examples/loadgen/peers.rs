@@ -230,6 +230,13 @@ fn setups(programs: &Programs) -> Vec<Setup> {
 /// broker, so that none inherits what the one before left.
 pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
     let setups = setups(programs);
+    // LOADGEN_WORKLOADS=memory,fan-in keeps the workloads whose names contain one of those.
+    let filter = std::env::var("LOADGEN_WORKLOADS").ok();
+    let wants = |name: &str| {
+        filter
+            .as_deref()
+            .is_none_or(|f| f.split(',').any(|k| name.contains(k)))
+    };
     let mut results = Results::default();
     let at_2000 = Workload::latency("QoS 1 at 2,000 messages/s".into(), None);
     for round in 0..rounds {
@@ -242,13 +249,18 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
                 let what = format!("{}, {w}", setup.name());
                 move |e: Error| -> Error { format!("{what}: {e}").into() }
             };
-            if !setup.websocket {
+            if !setup.websocket && wants("memory") {
                 let broker = setup.start(programs)?;
                 let ep = setup.endpoint(&broker)?;
                 let m = workloads::memory(&broker, &ep, 10_000).await;
                 results.add(&Workload::memory(), i, m.map_err(failed("memory"))?);
                 eprintln!("  memory: {:.1} s", began.elapsed().as_secs_f64());
+            }
+            if !setup.websocket {
                 for (which, name) in THROUGHPUT.iter().enumerate() {
+                    if !wants(name) {
+                        continue;
+                    }
                     let broker = setup.start(programs)?;
                     let t = run_throughput(which, &setup.endpoint(&broker)?).await;
                     results.add_throughput(
@@ -258,6 +270,8 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
                     );
                     eprintln!("  {name}: {:.1} s", began.elapsed().as_secs_f64());
                 }
+            }
+            if !setup.websocket && wants("connect") {
                 let broker = setup.start(programs)?;
                 let c = workloads::connect_rate(&setup.endpoint(&broker)?, 1_000, 50).await;
                 results.add(
@@ -267,9 +281,11 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
                 );
                 eprintln!("  connect: {:.1} s", began.elapsed().as_secs_f64());
             }
-            let broker = setup.start(programs)?;
-            let l = workloads::latency(&setup.endpoint(&broker)?, 2_000.0, 10_000, None).await;
-            results.add_latency(&at_2000, i, l.map_err(failed("latency"))?);
+            if wants("latency") {
+                let broker = setup.start(programs)?;
+                let l = workloads::latency(&setup.endpoint(&broker)?, 2_000.0, 10_000, None).await;
+                results.add_latency(&at_2000, i, l.map_err(failed("latency"))?);
+            }
             eprintln!(
                 "round {round} {}: done in {:.1} s",
                 setup.name(),
@@ -282,7 +298,7 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
         .filter(|&i| setups[i].kind != Kind::Pubzub)
         .filter_map(|i| results.median(&pair_1, i))
         .fold(f64::INFINITY, f64::min);
-    if slowest.is_finite() {
+    if slowest.is_finite() && wants("latency") {
         let rate = (slowest / 2.0).round();
         let at_half = Workload::latency(
             format!("QoS 1 at {rate:.0} messages/s (half the slowest peer's 1-pair rate)"),

@@ -37,9 +37,9 @@ impl Message {
             .properties
             .message_expiry_interval
             .map(|secs| now.after_secs(secs));
-        let wire_len =
-            pubzub_core::encoded_len(&Packet::Publish(publish.clone()), Default::default())
-                .unwrap_or(usize::MAX);
+        let wire_len = publish
+            .encoded_len(Default::default())
+            .unwrap_or(usize::MAX);
         Arc::new(Message {
             publish,
             publisher,

@@ -67,7 +67,7 @@ impl Broker {
             targets.add(message, chosen);
         }
         if let Some((client, rest)) = self.bridge_target(topic)
-            && !targets.index.contains_key(&client)
+            && !targets.contains(&client)
         {
             // `bridge/<id>/X` reaches client <id> as `X`, without a subscription (a client
             // that subscribed to its bridge topics gets them as subscribed, once).
@@ -121,26 +121,50 @@ impl Broker {
     }
 }
 
+/// Targets up to which a client's earlier delivery is found by a scan of the list; the index
+/// is built past it. Most messages reach a few clients, and hashing each cost more than the
+/// scan.
+const SCANNED_TARGETS: usize = 8;
+
 /// The deliveries of one message, one per client.
 #[derive(Default)]
 struct Targets {
     list: Vec<(ByteStr, Delivery)>,
+    /// Client to position in `list`, once the list is longer than [`SCANNED_TARGETS`].
     index: HashMap<ByteStr, usize>,
 }
 
 impl Targets {
+    fn position(&self, client: &ByteStr) -> Option<usize> {
+        if self.list.len() <= SCANNED_TARGETS {
+            self.list.iter().position(|(c, _)| c == client)
+        } else {
+            self.index.get(client).copied()
+        }
+    }
+
+    fn contains(&self, client: &ByteStr) -> bool {
+        self.position(client).is_some()
+    }
+
     /// Adds `sub` as a target of `message`, merging with the client's other subscriptions.
     fn add(&mut self, message: &Arc<Message>, sub: &Subscriber) {
         let qos = message.publish.qos.min(sub.options.qos);
         let retain = sub.options.retain_as_published && message.publish.retain;
-        if let Some(&i) = self.index.get(&sub.client) {
+        if let Some(i) = self.position(&sub.client) {
             let d = &mut self.list[i].1;
             d.qos = d.qos.max(qos);
             d.retain |= retain;
             d.subscription_ids.extend(sub.id);
             return;
         }
-        self.index.insert(sub.client.clone(), self.list.len());
+        if self.list.len() == SCANNED_TARGETS {
+            let indexed = self.list.iter().enumerate();
+            self.index = indexed.map(|(i, (c, _))| (c.clone(), i)).collect();
+        }
+        if self.list.len() >= SCANNED_TARGETS {
+            self.index.insert(sub.client.clone(), self.list.len());
+        }
         self.list.push((
             sub.client.clone(),
             Delivery {
@@ -151,5 +175,56 @@ impl Targets {
                 subscription_ids: sub.id.into_iter().collect(),
             },
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pubzub_core::{Publish, QoS, SubscriptionId, SubscriptionOptions};
+
+    use super::*;
+
+    fn sub(client: &str, qos: QoS, id: u32) -> Subscriber {
+        Subscriber {
+            client: ByteStr::from(client),
+            options: SubscriptionOptions {
+                qos,
+                ..SubscriptionOptions::default()
+            },
+            id: SubscriptionId::new(id),
+            checked: false,
+        }
+    }
+
+    /// Past [`SCANNED_TARGETS`] clients the look-up switches from a scan to the index: both
+    /// must merge a client's subscriptions into one delivery.
+    #[test]
+    fn one_delivery_per_client_below_and_above_the_scan() {
+        let mut publish = Publish::new(TopicName::try_from("a/b").unwrap(), &b"x"[..]);
+        publish.qos = QoS::ExactlyOnce;
+        publish.packet_id = pubzub_core::PacketId::new(1);
+        let message = Message::new(publish, None, Timestamp::default());
+        for clients in [3, SCANNED_TARGETS as u32, SCANNED_TARGETS as u32 + 1, 40] {
+            let mut targets = Targets::default();
+            for round in 0..2 {
+                for c in 0..clients {
+                    let qos = if round == 0 {
+                        QoS::AtMostOnce
+                    } else {
+                        QoS::AtLeastOnce
+                    };
+                    targets.add(&message, &sub(&format!("c{c}"), qos, round * 100 + c + 1));
+                }
+            }
+            assert_eq!(targets.list.len(), clients as usize);
+            for (c, (client, delivery)) in (0..).zip(&targets.list) {
+                assert_eq!(client.as_str(), format!("c{c}"));
+                assert_eq!(delivery.qos, QoS::AtLeastOnce, "the higher QoS of the two");
+                let ids: Vec<u32> = delivery.subscription_ids.iter().map(|i| i.get()).collect();
+                assert_eq!(ids, [c + 1, c + 101], "{clients} clients");
+                assert!(targets.contains(client));
+            }
+            assert!(!targets.contains(&ByteStr::from("nobody")));
+        }
     }
 }
