@@ -6,7 +6,6 @@
 //! encoding everything that is ready into one buffer per write.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
@@ -291,7 +290,6 @@ async fn open<I: Inbound, O: Outbound>(
     };
     let version = connect.protocol;
     let (tx, rx) = outbox();
-    let qos0 = Arc::new(AtomicUsize::new(0));
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let writer = Writer {
         version,
@@ -301,7 +299,6 @@ async fn open<I: Inbound, O: Outbound>(
             .properties
             .maximum_packet_size
             .map_or(usize::MAX, |m| m.get() as usize),
-        qos0_queued: qos0.clone(),
         metrics: WriterMetrics {
             bytes_out: listener.bytes_out.clone(),
             messages_out: site.metrics.messages_out.clone(),
@@ -312,7 +309,7 @@ async fn open<I: Inbound, O: Outbound>(
 
     let now = hub.now();
     let user_name = user.as_deref().unwrap_or("(anonymous)").to_owned();
-    let accepted = site.broker().connect(connect, user, tx.clone(), qos0, now);
+    let accepted = site.broker().connect(connect, user, tx.clone(), now);
     let accepted = match accepted {
         Ok(accepted) => accepted,
         Err(code) => {

@@ -3,6 +3,9 @@
 //! A `VecDeque` behind a mutex plus a `Notify`: it holds memory only while packets wait, and
 //! the writer takes everything queued in one swap. (A tokio channel keeps a block of 32 slots
 //! per connection, idle or not; with thousands of idle page connections that adds up.)
+//!
+//! It also bounds the QoS 0 messages not yet written, counted under the same lock: the
+//! broker's side touches one piece of shared memory per delivery, not two.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +21,10 @@ struct Shared {
 
 struct State {
     queue: VecDeque<Outgoing>,
+    /// QoS 0 messages in `queue`.
+    qos0_queued: usize,
+    /// QoS 0 messages in the batch the writer took last, until it comes for the next one.
+    qos0_taken: usize,
     senders: usize,
     receiver_alive: bool,
 }
@@ -39,6 +46,8 @@ pub fn outbox() -> (OutboxTx, OutboxRx) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             queue: VecDeque::new(),
+            qos0_queued: 0,
+            qos0_taken: 0,
             senders: 1,
             receiver_alive: true,
         }),
@@ -51,16 +60,33 @@ impl OutboxTx {
     /// Queues `out` for the writer; dropped silently once the writer is gone (the connection
     /// is closing and the broker hears of it next).
     pub fn send(&self, out: Outgoing) {
-        let mut state = self.0.lock();
+        let state = self.0.lock();
         if state.receiver_alive {
-            // A queue that was not empty has had its wake-up already: the writer takes
-            // everything queued at once, this included.
-            let wake = state.queue.is_empty();
-            state.queue.push_back(out);
-            drop(state);
-            if wake {
-                self.0.notify.notify_one();
-            }
+            self.push(state, out);
+        }
+    }
+
+    /// Queues a QoS 0 message unless `max` of them are not yet written; false: dropped.
+    pub fn send_qos0(&self, out: Outgoing, max: usize) -> bool {
+        let mut state = self.0.lock();
+        if state.qos0_queued + state.qos0_taken >= max {
+            return false;
+        }
+        if state.receiver_alive {
+            state.qos0_queued += 1;
+            self.push(state, out);
+        }
+        true
+    }
+
+    fn push(&self, mut state: MutexGuard<'_, State>, out: Outgoing) {
+        // A queue that was not empty has had its wake-up already: the writer takes everything
+        // queued at once, this included.
+        let wake = state.queue.is_empty();
+        state.queue.push_back(out);
+        drop(state);
+        if wake {
+            self.0.notify.notify_one();
         }
     }
 }
@@ -93,11 +119,12 @@ impl std::fmt::Debug for OutboxTx {
 
 impl OutboxRx {
     /// Everything queued, in order; waits while the queue is empty. `None` once every sender
-    /// is gone and nothing is left.
+    /// is gone and nothing is left. Calling it again says the last batch is written.
     pub async fn next_batch(&mut self) -> Option<VecDeque<Outgoing>> {
         loop {
             {
                 let mut state = self.0.lock();
+                state.qos0_taken = std::mem::take(&mut state.qos0_queued);
                 if !state.queue.is_empty() {
                     return Some(std::mem::take(&mut state.queue));
                 }
@@ -139,6 +166,30 @@ mod tests {
         tokio::task::yield_now().await;
         drop(tx2);
         assert!(waiting.await.unwrap(), "None once every sender is gone");
+    }
+
+    #[tokio::test]
+    async fn qos0_counts_until_the_writer_comes_back_for_more() {
+        let (tx, mut rx) = outbox();
+        let qos0 = || Outgoing::Close(None);
+        assert!(tx.send_qos0(qos0(), 2));
+        assert!(tx.send_qos0(qos0(), 2));
+        assert!(!tx.send_qos0(qos0(), 2), "two queued: the third is dropped");
+        tx.send(Outgoing::packet(Packet::PingResp));
+        assert_eq!(rx.next_batch().await.unwrap().len(), 3);
+        assert!(
+            !tx.send_qos0(qos0(), 2),
+            "taken, not yet written: still counted"
+        );
+        tx.send(Outgoing::packet(Packet::PingResp));
+        assert_eq!(
+            rx.next_batch().await.unwrap().len(),
+            1,
+            "the batch is written"
+        );
+        assert!(tx.send_qos0(qos0(), 2));
+        assert!(tx.send_qos0(qos0(), 2));
+        assert!(!tx.send_qos0(qos0(), 2));
     }
 
     #[tokio::test]

@@ -1,8 +1,6 @@
 //! A connection's writer task: encodes what the broker queued, batching whatever is ready into
 //! one write, with server-to-client topic aliases within the client's Topic Alias Maximum.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -36,8 +34,6 @@ pub(crate) struct Writer {
     pub topic_alias_maximum: u16,
     /// The client's Maximum Packet Size: a new alias must not push a PUBLISH over it.
     pub max_packet_size: usize,
-    /// QoS 0 deliveries queued for this connection, counted down as they are written.
-    pub qos0_queued: Arc<AtomicUsize>,
     pub metrics: WriterMetrics,
 }
 
@@ -98,13 +94,14 @@ impl Writer {
                 dup,
                 expiry,
             } => {
-                if packet_id.is_none() {
-                    self.qos0_queued.fetch_sub(1, Relaxed);
-                }
                 self.metrics.messages_out.inc();
                 let waited = now.saturating_duration_since(delivery.message.arrived);
                 self.metrics.latency.observe(waited);
-                self.write_publish(delivery.to_publish(packet_id, dup, expiry), buf);
+                let own_fields = packet_id.is_some() || expiry.is_some() || self.takes_aliases();
+                match delivery.plain_encoding(self.version) {
+                    Some(bytes) if !own_fields => buf.extend_from_slice(bytes),
+                    _ => self.write_publish(delivery.to_publish(packet_id, dup, expiry), buf),
+                }
                 return None;
             }
             Outgoing::Close(code) => match code {
@@ -123,11 +120,16 @@ impl Writer {
         None
     }
 
+    /// Whether PUBLISHes to this client may get topic aliases.
+    fn takes_aliases(&self) -> bool {
+        self.version.is_v5() && self.topic_alias_maximum > 0
+    }
+
     /// A PUBLISH, with a topic alias where the client takes them. A new alias is kept only
     /// when its packet stays within the client's Maximum Packet Size (the broker checked the
     /// size without it); otherwise the packet goes without one and leaves no trace.
     fn write_publish(&mut self, mut publish: Publish, buf: &mut BytesMut) {
-        let new = if self.version.is_v5() {
+        let new = if self.takes_aliases() {
             self.aliases.apply(&mut publish, self.topic_alias_maximum)
         } else {
             None

@@ -99,6 +99,19 @@ impl Workload {
         }
     }
 
+    /// The broker's CPU time (user and system) per delivery over a throughput run: it moves
+    /// far less between runs than the rate does, so it shows what a change to the broker
+    /// bought.
+    fn cpu(throughput: &str) -> Workload {
+        Workload {
+            name: format!("{throughput}: broker CPU per delivery"),
+            unit: "ns",
+            higher_is_better: false,
+            against_mosquitto: false,
+            target: None,
+        }
+    }
+
     fn connect_rate() -> Workload {
         Workload {
             name: "connections/s (1,000 clients, 50 at once)".into(),
@@ -262,12 +275,15 @@ pub async fn run(programs: &Programs, rounds: usize) -> Result<(), Error> {
                         continue;
                     }
                     let broker = setup.start(programs)?;
+                    let before = broker.cpu_seconds()?;
                     let t = run_throughput(which, &setup.endpoint(&broker)?).await;
-                    results.add_throughput(
-                        &Workload::throughput(name),
-                        i,
-                        t.map_err(failed(name))?,
-                    );
+                    let t = t.map_err(failed(name))?;
+                    let cpu = broker.cpu_seconds()? - before;
+                    results.add_throughput(&Workload::throughput(name), i, t);
+                    if t.lost == 0 {
+                        let per_delivery = cpu * 1e9 / t.delivered.max(1) as f64;
+                        results.add(&Workload::cpu(name), i, per_delivery);
+                    }
                     eprintln!("  {name}: {:.1} s", began.elapsed().as_secs_f64());
                 }
             }

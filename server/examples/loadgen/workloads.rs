@@ -21,6 +21,8 @@ pub struct Throughput {
     pub per_second: f64,
     /// Deliveries that never came (QoS 0 may be dropped by a broker under load).
     pub lost: usize,
+    /// Deliveries that came.
+    pub delivered: usize,
 }
 
 /// Latency percentiles in µs from publish to delivery.
@@ -80,7 +82,11 @@ async fn throughput(
     for p in publishers {
         p.disconnect().await?;
     }
-    Ok(Throughput { per_second, lost })
+    Ok(Throughput {
+        per_second,
+        lost,
+        delivered: got,
+    })
 }
 
 /// One publisher, `subs` subscribers of one topic, `messages` QoS 0 messages of 100 bytes.

@@ -1,9 +1,6 @@
 //! CONNECT: client ids, session takeover and resume, and the CONNACK that announces the
 //! server's limits.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
-
 use pubzub_core::{ByteStr, ConnAck, Connect, Packet, Publish, ReasonCode, Timestamp};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -20,7 +17,6 @@ impl Broker {
         connect: Connect,
         user: Option<ByteStr>,
         tx: OutboxTx,
-        qos0_queued: Arc<AtomicUsize>,
         now: Timestamp,
     ) -> Result<Accepted, ReasonCode> {
         let version = connect.protocol;
@@ -189,7 +185,6 @@ impl Broker {
         session.link = Some(Link {
             conn,
             tx,
-            qos0_queued,
             max_packet_size,
             receive_maximum,
         });

@@ -1,12 +1,13 @@
 //! What the broker routes (`Message`) and what it hands to a connection's writer (`Outgoing`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::acl::Context;
+use bytes::BytesMut;
 use pubzub_core::{
-    ByteStr, Bytes, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionId, Timestamp,
-    TopicName,
+    ByteStr, Bytes, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionId,
+    Timestamp, TopicName,
 };
 
 /// An application message as routed: shared by every subscriber it reaches and by the
@@ -25,6 +26,10 @@ pub struct Message {
     /// When it came in: for the publish-to-delivery latency metric only (the broker's
     /// decisions take their time as an argument).
     pub arrived: Instant,
+    /// The PUBLISH as a fan-out delivers it to most subscribers, encoded once per protocol
+    /// version (3.1.1, 5) by the first writer that needs it: see [`Delivery::plain_encoding`].
+    /// Empty if it cannot be encoded.
+    plain: [OnceLock<Bytes>; 2],
 }
 
 impl Message {
@@ -46,6 +51,7 @@ impl Message {
             expires_at,
             wire_len,
             arrived: Instant::now(),
+            plain: Default::default(),
         })
     }
 
@@ -73,6 +79,7 @@ impl Message {
             expires_at: self.expires_at,
             wire_len: self.wire_len,
             arrived: self.arrived,
+            plain: Default::default(),
         })
     }
 
@@ -118,9 +125,39 @@ pub struct Delivery {
     pub qos: QoS,
     pub retain: bool,
     pub subscription_ids: Vec<SubscriptionId>,
+    /// One of several deliveries of its message: worth encoding once for all of them.
+    pub shared: bool,
 }
 
 impl Delivery {
+    /// The encoded PUBLISH, shared with the message's other deliveries, when this delivery
+    /// adds nothing of its own: QoS 0, no retain flag, its message's topic, no subscription
+    /// identifiers and no expiry to count down. The writer adds no topic alias to it, so it
+    /// asks only for a client that takes none. Fan-out then copies bytes per subscriber
+    /// instead of building and encoding a packet (and counting the references of its topic
+    /// and payload up and down from every writer's thread).
+    pub fn plain_encoding(&self, version: ProtocolVersion) -> Option<&[u8]> {
+        let plain = self.shared
+            && self.qos == QoS::AtMostOnce
+            && !self.retain
+            && self.topic.is_none()
+            && self.subscription_ids.is_empty()
+            && self.message.expires_at.is_none();
+        if !plain {
+            return None;
+        }
+        let slot = &self.message.plain[usize::from(version.is_v5())];
+        let bytes = slot.get_or_init(|| {
+            let packet = Packet::Publish(self.to_publish(None, false, None));
+            let mut buf = BytesMut::new();
+            match pubzub_core::encode(&packet, version, &mut buf) {
+                Ok(()) => buf.freeze(),
+                Err(_) => Bytes::new(),
+            }
+        });
+        (!bytes.is_empty()).then_some(&bytes[..])
+    }
+
     /// The PUBLISH packet for this delivery: the writer builds it, outside the broker's lock.
     pub fn to_publish(
         &self,

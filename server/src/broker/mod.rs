@@ -73,15 +73,20 @@ pub struct Accepted {
     pub session_expiry: u32,
 }
 
+/// A map keyed by client ids (or routing ids), which clients choose. aHash with keys drawn at
+/// random for each map resists crafted collisions as SipHash does, and hashes a client id in
+/// a fraction of its time: a fan-out looks up each subscriber's client twice.
+pub(crate) type ClientMap<V> = HashMap<ByteStr, V, ahash::RandomState>;
+
 pub struct Broker {
     site: Arc<str>,
     acl: Acl,
     limits: Limits,
     metrics: SiteMetrics,
     /// Boxed: a session is large and the map keeps spare slots.
-    sessions: HashMap<ByteStr, Box<Session>>,
+    sessions: ClientMap<Box<Session>>,
     /// Client ids and routing ids to client ids, for `bridge/<id>/...` topics.
-    routes: HashMap<ByteStr, ByteStr>,
+    routes: ClientMap<ByteStr>,
     tree: SubscriptionTree<TreeEntry>,
     retained: RetainedStore<Arc<Message>>,
     /// Round-robin position per shared subscription (`group`, `filter`).
@@ -94,6 +99,8 @@ pub struct Broker {
     next_seq: u64,
     /// What changed for the store since it last looked; `None` without a store.
     changed: Option<persist::Changed>,
+    /// Room for the deliveries of the message being routed, kept between messages.
+    targets: route::Targets,
 }
 
 impl Broker {
@@ -103,8 +110,8 @@ impl Broker {
             acl,
             limits,
             metrics,
-            sessions: HashMap::new(),
-            routes: HashMap::new(),
+            sessions: ClientMap::default(),
+            routes: ClientMap::default(),
             tree: SubscriptionTree::new(),
             retained: RetainedStore::new(),
             share_cursor: HashMap::new(),
@@ -113,6 +120,7 @@ impl Broker {
             next_queue_sweep: Timestamp(0),
             next_conn: 1,
             next_seq: 0,
+            targets: route::Targets::default(),
             changed: None,
         }
     }

@@ -367,6 +367,7 @@ impl Broker {
                     .into_iter()
                     .filter_map(SubscriptionId::new)
                     .collect(),
+                shared: false,
             }
         };
         let inflight = record

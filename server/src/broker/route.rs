@@ -1,12 +1,12 @@
 //! Routing one message: its subscribers (merged per client), shared-subscription turns, and
 //! `bridge/<id>/X` addressing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pubzub_core::{ByteStr, Timestamp, TopicName};
 
-use super::{Broker, Delivery, Message, Subscriber, TreeEntry};
+use super::{Broker, ClientMap, Delivery, Message, Subscriber, TreeEntry};
 
 impl Broker {
     /// Delivers `message` to every session it reaches; returns how many.
@@ -14,7 +14,8 @@ impl Broker {
         let topic = message.publish.topic.as_str();
         // One delivery per client: the highest QoS of its matching subscriptions and all
         // their identifiers [MQTT-3.3.4-3, -5].
-        let mut targets = Targets::default();
+        // The last message's lists, emptied: their room is kept for the next one.
+        let mut targets = std::mem::take(&mut self.targets);
         let mut groups: BTreeMap<(ByteStr, ByteStr), Vec<Subscriber>> = BTreeMap::new();
         let mut handlers = Vec::new();
         self.tree.for_each_match(topic, |m| {
@@ -79,6 +80,7 @@ impl Broker {
                     qos: message.publish.qos,
                     retain: false,
                     subscription_ids: Vec::new(),
+                    shared: false,
                 },
             ));
         }
@@ -86,9 +88,13 @@ impl Broker {
         for (handler, bindings) in handlers {
             handler.deliver(message, bindings);
         }
-        for (client, delivery) in targets.list {
+        let shared = targets.list.len() > 1;
+        for (client, mut delivery) in targets.list.drain(..) {
+            delivery.shared = shared;
             self.deliver(&client, delivery, now);
         }
+        targets.index.clear();
+        self.targets = targets;
         delivered
     }
 
@@ -128,10 +134,10 @@ const SCANNED_TARGETS: usize = 8;
 
 /// The deliveries of one message, one per client.
 #[derive(Default)]
-struct Targets {
+pub(super) struct Targets {
     list: Vec<(ByteStr, Delivery)>,
     /// Client to position in `list`, once the list is longer than [`SCANNED_TARGETS`].
-    index: HashMap<ByteStr, usize>,
+    index: ClientMap<usize>,
 }
 
 impl Targets {
@@ -173,6 +179,7 @@ impl Targets {
                 qos,
                 retain,
                 subscription_ids: sub.id.into_iter().collect(),
+                shared: false,
             },
         ));
     }

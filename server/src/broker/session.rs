@@ -2,8 +2,6 @@
 //! for that window or for the client to come back, and its wills.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use pubzub_core::{
     Ack, ByteStr, Packet, PacketId, Publish, QoS, ReasonCode, SubscriptionKey, Timestamp,
@@ -21,9 +19,9 @@ pub type ConnId = u64;
 #[derive(Debug)]
 pub struct Link {
     pub(crate) conn: ConnId,
+    /// The writer's queue, which also counts the QoS 0 deliveries not yet written: past the
+    /// limit they are dropped for this subscriber.
     pub(crate) tx: OutboxTx,
-    /// QoS 0 deliveries not yet written; past the limit they are dropped for this subscriber.
-    pub qos0_queued: Arc<AtomicUsize>,
     /// The client's Maximum Packet Size.
     pub(crate) max_packet_size: usize,
     /// The client's Receive Maximum: our QoS 1/2 window towards it.
@@ -139,18 +137,17 @@ impl Session {
                 return Queued::Dropped;
             }
             if delivery.qos == QoS::AtMostOnce {
-                if link.qos0_queued.load(Relaxed) >= max_qos0 {
-                    metrics.dropped.inc();
-                    return Queued::Dropped;
-                }
-                link.qos0_queued.fetch_add(1, Relaxed);
                 let expiry = delivery.message.remaining_expiry(now);
-                link.send(Outgoing::Publish {
+                let out = Outgoing::Publish {
                     delivery,
                     packet_id: None,
                     dup: false,
                     expiry,
-                });
+                };
+                if !link.tx.send_qos0(out, max_qos0) {
+                    metrics.dropped.inc();
+                    return Queued::Dropped;
+                }
                 return Queued::Sent;
             }
             if self.pending.is_empty() && self.inflight.len() < link.receive_maximum {

@@ -129,6 +129,7 @@ impl Broker {
                     subscription_ids: sub.properties.subscription_identifier.into_iter().collect(),
                     topic: None,
                     message,
+                    shared: false,
                 };
                 self.deliver(client_id, delivery, now);
             }
