@@ -17,6 +17,8 @@ pub(crate) use small::SmallMap as LevelMap;
 #[cfg(not(feature = "server"))]
 pub(crate) use sorted::SortedVecMap as LevelMap;
 
+pub use sorted::SortedVecMap;
+
 /// The tree's map of exact filters, the one map that holds every exact subscription of a
 /// page: a hash map in both builds (a sorted vector would move half of it on every insert).
 /// The page hashes with FNV-1a: a few instructions of code, and page topics are not
@@ -55,8 +57,12 @@ mod fnv {
 mod sorted {
     use std::borrow::Borrow;
 
-    /// A map kept as a vector sorted by key: the subset of `HashMap`'s API the crate uses.
-    pub(crate) struct SortedVecMap<K, V> {
+    /// A map kept as a vector sorted by key, with the part of `HashMap`'s API it needs: for
+    /// maps that are many and small (the page's tree levels, a server session's
+    /// subscriptions), where a hash table's smallest allocation would cost more than the
+    /// entries.
+    #[derive(Debug, Clone)]
+    pub struct SortedVecMap<K, V> {
         entries: Vec<(K, V)>,
     }
 
@@ -69,7 +75,7 @@ mod sorted {
     }
 
     /// A vacant or occupied place for a key, as from `HashMap::entry`.
-    pub(crate) struct Entry<'a, K, V> {
+    pub struct Entry<'a, K, V> {
         map: &'a mut SortedVecMap<K, V>,
         key: K,
         at: Result<usize, usize>,
@@ -183,6 +189,11 @@ mod sorted {
 
         pub fn values(&self) -> impl Iterator<Item = &V> {
             self.entries.iter().map(|(_, v)| v)
+        }
+
+        /// The entries in the order of their keys.
+        pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+            self.into_iter()
         }
     }
 

@@ -63,6 +63,7 @@ pub use bytes::{Bytes, BytesMut};
 pub use bytestr::ByteStr;
 pub use codec::{Decoder, encode, encoded_len};
 pub use error::{DecodeError, EncodeError};
+pub use level_map::SortedVecMap;
 pub use packet::*;
 pub use reason::ReasonCode;
 pub use retained::RetainedStore;

@@ -57,11 +57,7 @@ impl Broker {
         // session's routing id would receive that session's messages (and drop its route when
         // it left). Routing ids are drawn clear of client ids; this keeps them apart the other
         // way.
-        if self
-            .routes
-            .get(&client_id)
-            .is_some_and(|owner| *owner != client_id)
-        {
+        if self.routes.contains_key(&client_id) {
             return refuse(ReasonCode::ClientIdentifierNotValid);
         }
         // A session belongs to its user: another user (or an anonymous client) may not take it
@@ -139,7 +135,6 @@ impl Broker {
                     break id;
                 }
             };
-            self.routes.insert(client_id.clone(), client_id.clone());
             self.routes.insert(routing_id.clone(), client_id.clone());
             self.sessions.insert(
                 client_id.clone(),

@@ -97,7 +97,6 @@ impl Broker {
         for rec in session.subscriptions.values() {
             self.tree.remove(rec.key);
         }
-        self.routes.remove(&session.client_id);
         self.routes.remove(&session.routing_id);
         self.metrics.sessions.dec();
     }

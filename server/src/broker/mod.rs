@@ -85,7 +85,8 @@ pub struct Broker {
     metrics: SiteMetrics,
     /// Boxed: a session is large and the map keeps spare slots.
     sessions: ClientMap<Box<Session>>,
-    /// Client ids and routing ids to client ids, for `bridge/<id>/...` topics.
+    /// Routing ids to client ids, for `bridge/<id>/...` topics (a client id is found in
+    /// `sessions`): see [`Broker::client_for`].
     routes: ClientMap<ByteStr>,
     tree: SubscriptionTree<TreeEntry>,
     retained: RetainedStore<Arc<Message>>,
@@ -416,13 +417,23 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// The client a `bridge/<id>/...` topic names by its client id or its routing id.
+    fn client_for(&self, id: &str) -> Option<&ByteStr> {
+        match self.sessions.get_key_value(id) {
+            Some((client, _)) => Some(client),
+            None => self.routes.get(id),
+        }
+    }
+}
+
 impl Directory for Broker {
     fn user_of(&self, id: &str) -> Option<Option<ByteStr>> {
-        let client = self.routes.get(id)?;
+        let client = self.client_for(id)?;
         self.sessions.get(client).map(|s| s.ctx.user.clone())
     }
 
     fn is_same_client(&self, id: &str, client_id: &str) -> bool {
-        self.routes.get(id).is_some_and(|c| c.as_str() == client_id)
+        self.client_for(id).is_some_and(|c| c.as_str() == client_id)
     }
 }

@@ -402,7 +402,6 @@ impl Broker {
             self.delayed_wills
                 .insert((at, self.next_seq), (ctx.clone(), w));
         }
-        self.routes.insert(client.clone(), client.clone());
         self.routes.insert(routing_id, client.clone());
         self.expiries.insert((expires_at, client.clone()));
         self.sessions.insert(client, Box::new(session));

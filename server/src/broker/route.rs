@@ -102,7 +102,7 @@ impl Broker {
     fn bridge_target(&self, topic: &str) -> Option<(ByteStr, TopicName)> {
         let rest = topic.strip_prefix("bridge/")?;
         let (id, rest) = rest.split_once('/')?;
-        let client = self.routes.get(id)?;
+        let client = self.client_for(id)?;
         let rest = TopicName::try_from(rest).ok()?;
         Some((client.clone(), rest))
     }
