@@ -259,15 +259,43 @@ const BOUNDS: [f64; 14] = [
 ];
 
 impl Latency {
-    pub(crate) fn observe(&self, latency: Duration) {
+    /// Adds what `tally` gathered: one update per bucket used, not per observation.
+    pub(crate) fn add(&self, tally: &LatencyTally) {
+        for (shared, &n) in self.0.counts.iter().zip(&tally.counts) {
+            if n > 0 {
+                shared.fetch_add(n, Relaxed);
+            }
+        }
+        if tally.sum_nanos > 0 {
+            self.0.sum_nanos.fetch_add(tally.sum_nanos, Relaxed);
+        }
+    }
+}
+
+/// Observations gathered by one writer before they go to the shared [`Latency`] at once: every
+/// connection's writer adds to the same counters, and an update per message kept their cache
+/// line moving between the cores.
+#[derive(Debug, Default)]
+pub(crate) struct LatencyTally {
+    counts: [u64; BOUNDS.len() + 1],
+    sum_nanos: u64,
+}
+
+impl LatencyTally {
+    pub(crate) fn observe(&mut self, latency: Duration) {
         let secs = latency.as_secs_f64();
         let bucket = BOUNDS
             .iter()
             .position(|&b| secs <= b)
             .unwrap_or(BOUNDS.len());
-        self.0.counts[bucket].fetch_add(1, Relaxed);
+        self.counts[bucket] += 1;
         let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.0.sum_nanos.fetch_add(nanos, Relaxed);
+        self.sum_nanos = self.sum_nanos.saturating_add(nanos);
+    }
+
+    /// Observations so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.counts.iter().sum()
     }
 }
 
@@ -399,8 +427,11 @@ mod tests {
         m.listener(Transport::Tcp).bytes_in.inc_by(42);
         m.listener(Transport::WebSocket).connections.inc();
         m.site("default").sessions.inc();
-        m.latency.observe(Duration::from_micros(300));
-        m.latency.observe(Duration::from_secs(20));
+        let mut tally = LatencyTally::default();
+        tally.observe(Duration::from_micros(300));
+        tally.observe(Duration::from_secs(20));
+        assert_eq!(tally.count(), 2);
+        m.latency.add(&tally);
         let text = m.render();
         for line in [
             "# TYPE pubzub_bytes_in_total counter",

@@ -1,6 +1,7 @@
 //! A connection's writer task: encodes what the broker queued, batching whatever is ready into
 //! one write, with server-to-client topic aliases within the client's Topic Alias Maximum.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -11,7 +12,7 @@ use pubzub_core::{
 use tokio::sync::oneshot;
 
 use crate::broker::Outgoing;
-use crate::metrics::Latency;
+use crate::metrics::{Latency, LatencyTally};
 use crate::outbox::OutboxRx;
 use crate::transport::Outbound;
 
@@ -48,12 +49,12 @@ impl Writer {
     ) {
         let mut buf = BytesMut::new();
         let mut why = None;
-        'write: while let Some(batch) = rx.next_batch().await {
+        'write: while let Some(mut batch) = rx.next_batch().await {
             // One clock read per batch for the latency of all its deliveries.
             let now = Instant::now();
-            for item in batch {
-                let closing = self.encode(item, &mut buf, now);
-                if closing.is_some() || buf.len() >= WRITE_BATCH {
+            loop {
+                let closing = self.encode_some(&mut batch, &mut buf, now);
+                if !buf.is_empty() {
                     let bytes = buf.split().freeze();
                     self.metrics.bytes_out.inc_by(bytes.len() as u64);
                     if out.send(bytes).await.is_err() {
@@ -64,11 +65,7 @@ impl Writer {
                     why = code;
                     break 'write;
                 }
-            }
-            if !buf.is_empty() {
-                let bytes = buf.split().freeze();
-                self.metrics.bytes_out.inc_by(bytes.len() as u64);
-                if out.send(bytes).await.is_err() {
+                if batch.is_empty() {
                     break;
                 }
             }
@@ -79,12 +76,35 @@ impl Writer {
         drop(done);
     }
 
+    /// Encodes items of `batch` until it is empty, `buf` holds a write's worth, or an item
+    /// closes the connection (`Some(reason)`). The messages' count and latency go to the
+    /// shared metrics once for all of them: a writer behind a fan-in takes thousands at once.
+    fn encode_some(
+        &mut self,
+        batch: &mut VecDeque<Outgoing>,
+        buf: &mut BytesMut,
+        now: Instant,
+    ) -> Option<Option<ReasonCode>> {
+        let mut tally = LatencyTally::default();
+        let mut closing = None;
+        while let Some(item) = batch.pop_front() {
+            closing = self.encode(item, buf, now, &mut tally);
+            if closing.is_some() || buf.len() >= WRITE_BATCH {
+                break;
+            }
+        }
+        self.metrics.messages_out.inc_by(tally.count());
+        self.metrics.latency.add(&tally);
+        closing
+    }
+
     /// Appends one outgoing item; `Some(reason)` when it closes the connection.
     fn encode(
         &mut self,
         item: Outgoing,
         buf: &mut BytesMut,
         now: Instant,
+        tally: &mut LatencyTally,
     ) -> Option<Option<ReasonCode>> {
         let packet = match item {
             Outgoing::Packet(p) => *p,
@@ -94,13 +114,11 @@ impl Writer {
                 dup,
                 expiry,
             } => {
-                self.metrics.messages_out.inc();
-                let waited = now.saturating_duration_since(delivery.message.arrived);
-                self.metrics.latency.observe(waited);
+                tally.observe(now.saturating_duration_since(delivery.message.arrived));
                 let own_fields = packet_id.is_some() || expiry.is_some() || self.takes_aliases();
                 match delivery.plain_encoding(self.version) {
                     Some(bytes) if !own_fields => buf.extend_from_slice(bytes),
-                    _ => self.write_publish(delivery.to_publish(packet_id, dup, expiry), buf),
+                    _ => self.write_publish(delivery.into_publish(packet_id, dup, expiry), buf),
                 }
                 return None;
             }

@@ -8,6 +8,9 @@ use crate::acl::Context;
 
 /// The expanded form of `s`, or `None` when it starts with no `~` level.
 pub fn expand(ctx: &Context, s: &str) -> Option<String> {
+    if !s.starts_with('~') {
+        return None;
+    }
     let (first, rest) = match s.split_once('/') {
         Some((first, rest)) => (first, Some(rest)),
         None => (s, None),

@@ -165,15 +165,30 @@ impl Delivery {
         dup: bool,
         expiry: Option<u32>,
     ) -> Publish {
-        let mut p = self.message.publish.clone();
-        if let Some(topic) = &self.topic {
-            p.topic = topic.clone();
+        self.clone().into_publish(packet_id, dup, expiry)
+    }
+
+    /// [`Delivery::to_publish`], taking the message's packet instead of copying it when this
+    /// is the message's last holder (a message with one subscriber, once routed): no
+    /// reference counts of its topic and payload go up and down.
+    pub fn into_publish(
+        self,
+        packet_id: Option<PacketId>,
+        dup: bool,
+        expiry: Option<u32>,
+    ) -> Publish {
+        let mut p = match Arc::try_unwrap(self.message) {
+            Ok(message) => message.publish,
+            Err(shared) => shared.publish.clone(),
+        };
+        if let Some(topic) = self.topic {
+            p.topic = topic;
         }
         p.qos = self.qos;
         p.packet_id = packet_id;
         p.dup = dup;
         p.retain = self.retain;
-        p.properties.subscription_identifiers = self.subscription_ids.clone();
+        p.properties.subscription_identifiers = self.subscription_ids;
         p.properties.message_expiry_interval = expiry;
         p
     }

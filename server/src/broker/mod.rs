@@ -101,7 +101,7 @@ pub struct Broker {
     /// What changed for the store since it last looked; `None` without a store.
     changed: Option<persist::Changed>,
     /// Room for the deliveries of the message being routed, kept between messages.
-    targets: route::Targets,
+    targets: Option<route::Targets>,
 }
 
 impl Broker {
@@ -121,7 +121,7 @@ impl Broker {
             next_queue_sweep: Timestamp(0),
             next_conn: 1,
             next_seq: 0,
-            targets: route::Targets::default(),
+            targets: None,
             changed: None,
         }
     }
@@ -290,7 +290,7 @@ impl Broker {
 
     fn check_topic(&self, topic: &str) -> Option<ReasonCode> {
         let too_long = topic.len() > self.limits.max_topic_length;
-        let too_deep = topic.split('/').count() > self.limits.max_topic_levels;
+        let too_deep = topic.bytes().filter(|&b| b == b'/').count() >= self.limits.max_topic_levels;
         (too_long || too_deep).then_some(ReasonCode::TopicNameInvalid)
     }
 

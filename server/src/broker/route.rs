@@ -14,8 +14,9 @@ impl Broker {
         let topic = message.publish.topic.as_str();
         // One delivery per client: the highest QoS of its matching subscriptions and all
         // their identifiers [MQTT-3.3.4-3, -5].
-        // The last message's lists, emptied: their room is kept for the next one.
-        let mut targets = std::mem::take(&mut self.targets);
+        // The last message's lists, emptied: their room is kept for the next one (and no new
+        // index is made, whose random keys would cost a call to the system's generator).
+        let mut targets = self.targets.take().unwrap_or_default();
         let mut groups: BTreeMap<(ByteStr, ByteStr), Vec<Subscriber>> = BTreeMap::new();
         let mut handlers = Vec::new();
         self.tree.for_each_match(topic, |m| {
@@ -94,7 +95,7 @@ impl Broker {
             self.deliver(&client, delivery, now);
         }
         targets.index.clear();
-        self.targets = targets;
+        self.targets = Some(targets);
         delivered
     }
 
