@@ -2,7 +2,8 @@
 # Server load test: pubzub-server and its peers under the same workloads in the same run,
 # each started by the load generator on free loopback ports. Prints tables and RATIO lines.
 # Peers: Mosquitto and nats-server from Debian, rumqttd built once by `cargo install` into
-# target/peers. LOADGEN_ONLY=peers|stalled|durable runs one part; LOADGEN_ROUNDS=1 a quick one.
+# target/peers. LOADGEN_ONLY=peers|stalled|durable runs one part; LOADGEN_ROUNDS=1 a quick one;
+# LOADGEN_BROKERS and LOADGEN_WORKLOADS narrow the peers part (see the load generator's main.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
