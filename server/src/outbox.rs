@@ -66,7 +66,8 @@ impl OutboxTx {
         }
     }
 
-    /// Queues a QoS 0 message unless `max` of them are not yet written; false: dropped.
+    /// Queues a QoS 0 message unless `max` of them are not yet written; false: dropped for
+    /// that bound (a send after the writer is gone vanishes silently, as with `send`).
     pub fn send_qos0(&self, out: Outgoing, max: usize) -> bool {
         let mut state = self.0.lock();
         if state.qos0_queued + state.qos0_taken >= max {

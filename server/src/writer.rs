@@ -116,9 +116,13 @@ impl Writer {
             } => {
                 tally.observe(now.saturating_duration_since(delivery.message.arrived));
                 let own_fields = packet_id.is_some() || expiry.is_some() || self.takes_aliases();
-                match delivery.plain_encoding(self.version) {
-                    Some(bytes) if !own_fields => buf.extend_from_slice(bytes),
-                    _ => self.write_publish(delivery.into_publish(packet_id, dup, expiry), buf),
+                let plain = match own_fields {
+                    true => None,
+                    false => delivery.plain_encoding(self.version),
+                };
+                match plain {
+                    Some(bytes) => buf.extend_from_slice(bytes),
+                    None => self.write_publish(delivery.into_publish(packet_id, dup, expiry), buf),
                 }
                 return None;
             }

@@ -166,8 +166,9 @@ impl Targets {
             return;
         }
         if self.list.len() == SCANNED_TARGETS {
+            // Into the emptied index of earlier messages, which keeps its room.
             let indexed = self.list.iter().enumerate();
-            self.index = indexed.map(|(i, (c, _))| (c.clone(), i)).collect();
+            self.index.extend(indexed.map(|(i, (c, _))| (c.clone(), i)));
         }
         if self.list.len() >= SCANNED_TARGETS {
             self.index.insert(sub.client.clone(), self.list.len());
