@@ -73,9 +73,9 @@ pub struct Accepted {
     pub session_expiry: u32,
 }
 
-/// A map keyed by client ids (or routing ids), which clients choose. aHash with keys drawn at
-/// random for each map resists crafted collisions as SipHash does, and hashes a client id in
-/// a fraction of its time: a fan-out looks up each subscriber's client twice.
+/// A map keyed by client ids (or routing ids), which clients choose. aHash draws its keys at
+/// random for each map, so that colliding ids cannot be computed ahead, and hashes a client
+/// id in a fraction of SipHash's time: a fan-out looks up each subscriber's client twice.
 pub(crate) type ClientMap<V> = HashMap<ByteStr, V, ahash::RandomState>;
 
 pub struct Broker {
