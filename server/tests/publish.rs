@@ -275,15 +275,9 @@ async fn a_slow_subscriber_loses_qos0_alone() {
     .await;
     // A subscriber that never reads: its socket buffers fill, then its queue.
     let (mut stuck, _) = Raw::connect(s.mqtt, "stuck").await;
-    let sub = pubzub_core::Subscribe {
-        packet_id: PacketId::new(1).unwrap(),
-        properties: Default::default(),
-        filters: vec![pubzub_core::SubscribeFilter {
-            filter: "load/#".try_into().unwrap(),
-            options: Default::default(),
-        }],
-    };
-    stuck.send(Packet::Subscribe(sub)).await;
+    stuck
+        .send(Packet::Subscribe(common::subscribe_packet(1, "load/#")))
+        .await;
     assert!(matches!(stuck.recv().await, Some(Packet::SubAck(_))));
     let mut healthy = V5::simple(s.mqtt, "healthy").await;
     healthy.subscribe("load/#", QoS::AtMostOnce).await;
@@ -432,15 +426,8 @@ async fn a_burst_in_one_write_is_handled_in_order() {
     for i in 1..=150 {
         pubzub_core::encode(&publish(i), v5, &mut bytes).unwrap();
     }
-    let subscribe = pubzub_core::Subscribe {
-        packet_id: PacketId::new(999).unwrap(),
-        properties: Default::default(),
-        filters: vec![pubzub_core::SubscribeFilter {
-            filter: "burst/#".try_into().unwrap(),
-            options: Default::default(),
-        }],
-    };
-    pubzub_core::encode(&Packet::Subscribe(subscribe), v5, &mut bytes).unwrap();
+    let subscribe = Packet::Subscribe(common::subscribe_packet(999, "burst/#"));
+    pubzub_core::encode(&subscribe, v5, &mut bytes).unwrap();
     for i in 151..=300 {
         pubzub_core::encode(&publish(i), v5, &mut bytes).unwrap();
     }

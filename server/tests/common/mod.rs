@@ -387,6 +387,18 @@ pub fn rule(action: RuleAction, access: RuleAccess, filter: &str, who: &str) -> 
     }
 }
 
+/// A SUBSCRIBE of one filter with default options (QoS 0); tests change what they need.
+pub fn subscribe_packet(packet_id: u16, filter: &str) -> pubzub_core::Subscribe {
+    pubzub_core::Subscribe {
+        packet_id: pubzub_core::PacketId::new(packet_id).expect("a packet id is not 0"),
+        properties: Default::default(),
+        filters: vec![pubzub_core::SubscribeFilter {
+            filter: filter.try_into().expect("a valid filter"),
+            options: Default::default(),
+        }],
+    }
+}
+
 /// A v5 CONNECT with a clean start and a 30 s keep alive; tests change what they need.
 pub fn connect_packet(client_id: &str) -> pubzub_core::Connect {
     pubzub_core::Connect {
