@@ -246,7 +246,10 @@ impl Hub {
         self.persistence.as_ref()?;
         let hub = self.clone();
         Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            // The first commit is one interval after the start, not at once: a commit at
+            // start would race the first clients' changes and write them early.
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 // notify_one keeps a permit for a wake that came while a commit ran.
