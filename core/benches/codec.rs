@@ -94,7 +94,7 @@ fn bench(c: &mut Criterion) {
     paired::paired(
         "publish_decode",
         "mqtt-protocol-core",
-        decode_ours,
+        decode_ours.clone(),
         decode_core,
     );
     paired::paired("publish_encode", "mqtt-proto", encode_ours, encode_proto);
@@ -103,6 +103,48 @@ fn bench(c: &mut Criterion) {
         "mqtt-protocol-core",
         encode_ours,
         encode_core,
+    );
+
+    // Every side starts from its own copy of the bytes; a zero-copy decoder then shares that
+    // copy: one shared header for the frame, one reference count per slice (4 strings and the
+    // payload here).
+    let copy = || {
+        black_box(BytesMut::from(black_box(&wire[..])));
+    };
+    let frame = || {
+        let mut buf = BytesMut::from(black_box(&wire[..]));
+        black_box(buf.split_to(wire.len()).freeze());
+    };
+    let slices = || {
+        let mut buf = BytesMut::from(black_box(&wire[..]));
+        let frame = buf.split_to(wire.len()).freeze();
+        let at = |i: usize| frame.slice(i * 8..i * 8 + 6);
+        black_box((at(0), at(1), at(2), at(3), frame.slice(wire.len() - 100..)));
+    };
+    paired::floor(
+        "publish_decode",
+        "copying the packet into a fresh buffer",
+        copy,
+        vec![
+            ("that copy as one shared frame", Box::new(frame)),
+            ("and cut into 5 shared slices", Box::new(slices)),
+            ("pubzub-core's decode", Box::new(decode_ours)),
+            ("mqtt-protocol-core's", Box::new(decode_core)),
+        ],
+    );
+    let write = || {
+        let mut buf = BytesMut::with_capacity(wire.len());
+        buf.extend_from_slice(black_box(&wire[..]));
+        black_box(buf);
+    };
+    paired::floor(
+        "publish_encode",
+        "copying the finished bytes into a fresh buffer",
+        write,
+        vec![
+            ("pubzub-core's encode", Box::new(encode_ours)),
+            ("mqtt-proto's", Box::new(encode_proto)),
+        ],
     );
 }
 

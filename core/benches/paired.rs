@@ -2,14 +2,12 @@
 
 use std::time::Instant;
 
-/// Alternates short timed runs of `ours` and `theirs` and prints the median of the per-round
-/// speed ratios. On a shared machine, slow phases then hit both sides of a round alike, which
-/// separate criterion groups cannot promise.
-pub fn paired(label: &str, peer: &str, mut ours: impl FnMut(), mut theirs: impl FnMut()) {
-    const ROUNDS: usize = 201;
+/// The median and quartiles of the per-round ratios `theirs / ours` (how many times `ours`'s
+/// speed is of `theirs`), or `None` when the bench only runs as a test or lists itself.
+fn ratios(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> Option<[f64; 3]> {
     const ITERS: usize = 2_000;
     if std::env::args().any(|a| a == "--test" || a == "--list") {
-        return;
+        return None;
     }
     let time = |f: &mut dyn FnMut()| {
         let start = Instant::now();
@@ -32,16 +30,38 @@ pub fn paired(label: &str, peer: &str, mut ours: impl FnMut(), mut theirs: impl 
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let at = |q: usize| {
-        ratios
-            .get(q * (ROUNDS - 1) / 4)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let at = |q: usize| ratios[q * (ROUNDS - 1) / 4];
+    Some([at(2), at(1), at(3)])
+}
+
+const ROUNDS: usize = 201;
+
+/// A named piece of work to time against a floor.
+pub type Step<'a> = (&'a str, Box<dyn FnMut() + 'a>);
+
+/// Alternates short timed runs of `ours` and `theirs` and prints the median of the per-round
+/// speed ratios. On a shared machine, slow phases then hit both sides of a round alike, which
+/// separate criterion groups cannot promise.
+pub fn paired(label: &str, peer: &str, ours: impl FnMut(), theirs: impl FnMut()) {
+    if let Some([median, low, high]) = ratios(ours, theirs) {
+        println!(
+            "PAIRED RATIO {label}: pubzub-core is {median:.2}x {peer}'s speed (median of {ROUNDS} alternating rounds of 2000; quartiles {low:.2} to {high:.2})"
+        );
+    }
+}
+
+/// How many times as long as `floor` each of `steps` takes, paired round by round: what a
+/// benchmark's rules cost every implementation before it does any work of its own.
+pub fn floor(label: &str, floor: &str, mut base: impl FnMut(), steps: Vec<Step<'_>>) {
+    let mut parts = Vec::new();
+    for (name, step) in steps {
+        match ratios(&mut base, step) {
+            Some([median, ..]) => parts.push(format!("{name} {median:.1}x")),
+            None => return,
+        }
+    }
     println!(
-        "PAIRED RATIO {label}: pubzub-core is {:.2}x {peer}'s speed (median of {ROUNDS} alternating rounds of {ITERS}; quartiles {:.2} to {:.2})",
-        at(2),
-        at(1),
-        at(3)
+        "FLOOR {label}, in times of {floor} (paired medians): {}",
+        parts.join(", ")
     );
 }
