@@ -63,3 +63,22 @@ export async function inPage(test, arg, { uncaught = false } = {}) {
 
 export const wsUrl = () => urls.ws;
 export const controlUrl = () => urls.control;
+
+/**
+ * Opens `n` tabs of one origin (pages of one browser context, which share localStorage and
+ * see each other's `storage` events), each with the test page loaded. `problems` collects
+ * what any of them reports; `close()` closes them all.
+ */
+export async function tabs(n) {
+  const context = await browser.newContext();
+  const problems = [];
+  const pages = [];
+  for (let i = 0; i < n; i++) {
+    const page = await context.newPage();
+    page.on("pageerror", (e) => problems.push(e.message));
+    await page.goto(`${urls.control}/test/page.html?ws=${encodeURIComponent(urls.ws)}`);
+    await page.waitForFunction(() => window.testPageReady === true);
+    pages.push(page);
+  }
+  return { context, pages, problems, close: () => context.close() };
+}
