@@ -57,11 +57,15 @@ export function defineLive(host: Host, options: LiveOptions = {}): void {
       /** Renders this element's messages; wins over the `render` attribute. */
       render: Render | undefined;
       #stop: Stop | undefined;
+      /** The topic subscribed to (or tried: a bad one warns once), while in the document. */
+      #topic: string | null = null;
       #last: Message | undefined;
 
       connectedCallback(): void {
         const topic = this.getAttribute("topic");
-        if (topic === null || this.#stop !== undefined) return;
+        if (topic === this.#topic) return;
+        this.#topic = topic;
+        if (topic === null) return;
         try {
           const sub = host.subscribe(topic, (msg) => this.#show(msg));
           sub.ready.catch((e: unknown) => console.warn(`pubzub: <${name} topic="${topic}">:`, e));
@@ -74,12 +78,13 @@ export function defineLive(host: Host, options: LiveOptions = {}): void {
       disconnectedCallback(): void {
         this.#stop?.();
         this.#stop = undefined;
+        this.#topic = null;
       }
 
       attributeChangedCallback(attribute: string): void {
         if (attribute === "render") {
           if (this.#last !== undefined) this.#show(this.#last);
-        } else if (this.isConnected) {
+        } else if (this.isConnected && this.getAttribute("topic") !== this.#topic) {
           this.disconnectedCallback();
           this.connectedCallback();
         }
