@@ -21,6 +21,26 @@ const run = promisify(execFile);
 const pkgDir = fileURLToPath(new URL("../../pkg-js", import.meta.url));
 // The file a bundler takes for `import mqtt from "mqtt"` in a browser (its exports map).
 const mqttJsBrowser = fileURLToPath(new URL("../../node_modules/mqtt/dist/mqtt.esm.js", import.meta.url));
+/** The opt-in parts of the package, each as a page would use it (built on top of the local page). */
+const PARTS = {
+  "models-storage": `import { localStorageModel, sessionStorageModel } from "pubzub/models";
+localStorageModel(pubzub);
+sessionStorageModel(pubzub);`,
+  "models-location": `import { locationModel } from "pubzub/models";
+locationModel(pubzub);`,
+  "models-page": `import { documentModel, windowModel } from "pubzub/models";
+documentModel(pubzub);
+windowModel(pubzub);`,
+  "live-element": `import { defineLive } from "pubzub/live";
+defineLive(pubzub);`,
+  "live-events": `import { wireEvents } from "pubzub/live";
+wireEvents(pubzub);`,
+  "all-parts": `import * as models from "pubzub/models";
+import { defineLive, wireEvents } from "pubzub/live";
+for (const model of [models.localStorageModel, models.sessionStorageModel, models.locationModel, models.documentModel, models.windowModel]) model(pubzub);
+defineLive(pubzub);
+wireEvents(pubzub);`,
+};
 let project;
 let server;
 let localServer;
@@ -61,7 +81,22 @@ pubzub.subscribe("cart/+item", (msg, { item }) => {
   document.getElementById("local")!.textContent = \`\${item}: \${msg.payload}\`;
 });
 pubzub.publish("cart/apple", 3);
-`,
+`,  // The same page with each opt-in part of the package: what each adds to the bundle.
+  ...Object.fromEntries(
+    Object.entries(PARTS).flatMap(([part, code]) => [
+      [`${part}/index.html`, `<!doctype html>
+<html><head><meta charset="utf-8"><title>pubzub/local with ${part}</title></head>
+<body><p id="local">waiting</p><script type="module" src="./main.ts"></script></body></html>
+`],
+      [`${part}/main.ts`, `import pubzub from "pubzub/local";
+${code}
+pubzub.subscribe("cart/+item", (msg, { item }) => {
+  document.getElementById("local")!.textContent = \`\${item}: \${msg.payload}\`;
+});
+pubzub.publish("cart/apple", 3);
+`],
+    ]),
+  ),
 };
 
 /** The first code block of README.md in `language`. */
@@ -79,11 +114,13 @@ before(async () => {
   const { stdout } = await run("npm", ["pack", "--pack-destination", project, "--json"], { cwd: pkgDir });
   const [{ filename, files }] = JSON.parse(stdout);
   packed = files.map((f) => f.path);
-  await mkdir(join(project, "local"));
+  for (const dir of ["local", ...Object.keys(PARTS)]) await mkdir(join(project, dir));
   for (const [name, text] of Object.entries(page)) await writeFile(join(project, name), text);
   await run("npm", ["install", "--no-audit", "--no-fund", join(project, filename), "vite@7"], { cwd: project });
   await run("npx", ["vite", "build"], { cwd: project });
-  await run("npx", ["vite", "build", "local", "--outDir", "../dist-local"], { cwd: project });
+  for (const dir of ["local", ...Object.keys(PARTS)]) {
+    await run("npx", ["vite", "build", dir, "--outDir", `../dist-${dir}`], { cwd: project });
+  }
   server = await startServer("--www-dir", join(project, "dist"), "--demo");
   localServer = await startServer("--www-dir", join(project, "dist-local"));
   browser = await chromium.launch(chromiumOptions);
@@ -153,6 +190,21 @@ test("what the user ships: the wasm and JS of the bundle, gzipped", async () => 
   for (const [name, sizes] of [["pubzub", full], ["pubzub/local", local]]) {
     const total = sizes.wasm + sizes.js;
     console.log(`SIZE vite bundle gzip, ${name}: wasm ${kb(sizes.wasm)} KiB + js ${kb(sizes.js)} KiB = ${kb(total)} KiB (target 40)`);
+  }
+  // A page that imports none of the parts ships none of their code.
+  for (const dist of ["dist", "dist-local"]) {
+    const assets = join(project, dist, "assets");
+    for (const name of (await readdir(assets)).filter((n) => n.endsWith(".js"))) {
+      const js = await readFile(join(assets, name), "utf8");
+      assert.ok(!/model\/(localStorage|location|document|window)|pubzub-live|data-on/.test(js), `${dist}/${name} has none of the parts`);
+    }
+  }
+  for (const part of Object.keys(PARTS)) {
+    const withPart = await shipped(`dist-${part}`);
+    assert.equal(withPart.wasm, local.wasm, `${part} adds no wasm`);
+    const added = withPart.js - local.js;
+    console.log(`SIZE vite bundle gzip, pubzub/local + ${part}: js ${kb(withPart.js)} KiB, ${added} bytes more than none`);
+    assert.ok(added > 0, `${part} is in the bundle only when imported`);
   }
   console.log(`SIZE MQTT.js browser build (dist/mqtt.esm.js) gzip: ${kb(peer)} KiB`);
   console.log(`RATIO pubzub page bundle / MQTT.js browser build = ${((full.wasm + full.js) / peer).toFixed(2)}`);
