@@ -2,10 +2,13 @@
 
 use std::time::Instant;
 
+/// Rounds per comparison, and runs of each side per round.
+const ROUNDS: usize = 201;
+const ITERS: usize = 2_000;
+
 /// The median and quartiles of the per-round ratios `theirs / ours` (how many times `ours`'s
 /// speed is of `theirs`), or `None` when the bench only runs as a test or lists itself.
 fn ratios(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> Option<[f64; 3]> {
-    const ITERS: usize = 2_000;
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return None;
     }
@@ -34,8 +37,6 @@ fn ratios(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> Option<[f64; 3]> 
     Some([at(2), at(1), at(3)])
 }
 
-const ROUNDS: usize = 201;
-
 /// A named piece of work to time against a floor.
 pub type Step<'a> = (&'a str, Box<dyn FnMut() + 'a>);
 
@@ -45,7 +46,7 @@ pub type Step<'a> = (&'a str, Box<dyn FnMut() + 'a>);
 pub fn paired(label: &str, peer: &str, ours: impl FnMut(), theirs: impl FnMut()) {
     if let Some([median, low, high]) = ratios(ours, theirs) {
         println!(
-            "PAIRED RATIO {label}: pubzub-core is {median:.2}x {peer}'s speed (median of {ROUNDS} alternating rounds of 2000; quartiles {low:.2} to {high:.2})"
+            "PAIRED RATIO {label}: pubzub-core is {median:.2}x {peer}'s speed (median of {ROUNDS} alternating rounds of {ITERS}; quartiles {low:.2} to {high:.2})"
         );
     }
 }

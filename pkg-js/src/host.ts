@@ -24,6 +24,16 @@ export function announce(host: Host, topic: string, value: unknown): void {
   void host.publish(topic, value).catch(() => {});
 }
 
+/** Name/value pairs as an object; a name given more than once gets an array, in order. */
+export function byName(pairs: Iterable<[string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of pairs) {
+    const had = out[name];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out;
+}
+
 /** Undoes a model: removes its listeners and ends its subscriptions. */
 export type Stop = () => void;
 

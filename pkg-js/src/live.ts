@@ -16,7 +16,7 @@
  * // <pubzub-live topic="truck/7/temp" render="celsius"></pubzub-live>
  * // <button data-onclick-topic="truck/7/horn" data-truck="7">Horn</button>
  */
-import { type Host, type Stop, listen } from "./host.js";
+import { type Host, type Stop, byName, listen } from "./host.js";
 import { PubzubError } from "./errors.js";
 import type { Message } from "./types.js";
 
@@ -104,15 +104,9 @@ export function defineLive(host: Host, options: LiveOptions = {}): void {
 /** The DOM events `wireEvents` publishes, each by its `data-on<event>-topic` attribute. */
 const EVENTS = ["click", "submit", "change", "input"] as const;
 
-/** A form's values: one entry per name, an array for a name given more than once. */
+/** A form's text fields by name (files stay in the page). */
 function formValues(form: HTMLFormElement): Record<string, string | string[]> {
-  const values: Record<string, string | string[]> = {};
-  for (const [field, value] of new FormData(form)) {
-    if (typeof value !== "string") continue; // files stay in the page
-    const had = values[field];
-    values[field] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  return values;
+  return byName([...new FormData(form)].filter((e): e is [string, string] => typeof e[1] === "string"));
 }
 
 /** What an event publishes: the element's `data-*` values (not the wiring's) and its value. */

@@ -51,14 +51,19 @@ export async function inPage(test, arg, { uncaught = false } = {}) {
   const problems = [];
   page.on("pageerror", (e) => problems.push(e.message));
   try {
-    await page.goto(`${urls.control}/test/page.html?ws=${encodeURIComponent(urls.ws)}`);
-    await page.waitForFunction(() => window.testPageReady === true);
+    await load(page);
     const result = await page.evaluate(test, arg);
     if (!uncaught && problems.length) throw new Error(`the page reported: ${problems.join("; ")}`);
     return result;
   } finally {
     await page.close();
   }
+}
+
+/** Loads the test page into `page` and waits until `pz` and `h` are there. */
+async function load(page) {
+  await page.goto(`${urls.control}/test/page.html?ws=${encodeURIComponent(urls.ws)}`);
+  await page.waitForFunction(() => window.testPageReady === true);
 }
 
 export const wsUrl = () => urls.ws;
@@ -76,8 +81,7 @@ export async function tabs(n) {
   for (let i = 0; i < n; i++) {
     const page = await context.newPage();
     page.on("pageerror", (e) => problems.push(e.message));
-    await page.goto(`${urls.control}/test/page.html?ws=${encodeURIComponent(urls.ws)}`);
-    await page.waitForFunction(() => window.testPageReady === true);
+    await load(page);
     pages.push(page);
   }
   return { context, pages, problems, close: () => context.close() };

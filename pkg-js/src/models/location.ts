@@ -14,7 +14,7 @@
  * the entry), `q` (an object: the query, replacing the entry), `reload`, `back`.
  * `call("model/location/get/<field>")` answers a field of the event.
  */
-import { type Host, type Stop, keep, listen, reply } from "../host.js";
+import { type Host, type Stop, byName, keep, listen, reply } from "../host.js";
 
 /** What `model/location/event` holds. */
 export interface LocationEvent {
@@ -28,16 +28,6 @@ export interface LocationEvent {
   readonly search: string;
   readonly hash: string;
   readonly q: Readonly<Record<string, string | readonly string[]>>;
-}
-
-/** The query of `search` as an object; a name given more than once gets an array. */
-function query(search: string): Record<string, string | string[]> {
-  const q: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(search)) {
-    const had = q[name];
-    q[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  return q;
 }
 
 /** The URL a `redirect`, `push` or `replace` payload names, resolved against the page's. */
@@ -105,7 +95,7 @@ export function locationModel(host: Host): Stop {
       pathname: location.pathname,
       search: location.search,
       hash: location.hash,
-      q: Object.freeze(query(location.search)),
+      q: Object.freeze(byName(new URLSearchParams(location.search))),
     });
     keep(host, "model/location/event", now);
     if (last?.pathname !== now.pathname) keep(host, "model/location/event/pathname", now.pathname);
